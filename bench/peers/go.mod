@@ -1,0 +1,3 @@
+module libgreen/bench/peers
+
+go 1.19

@@ -1,0 +1,89 @@
+/*
+ * green.h - the public API of libgreen, Go-style tasks for C.
+ *
+ * Conventions (see libgreen(7)):
+ *  - Calls return 0 (or a count) on success and a negative errno value on
+ *    failure; they never leave a code in errno.  green_strerror() names it.
+ *  - Time is int64_t nanoseconds of CLOCK_MONOTONIC (green_now()).  Every
+ *    call that can block takes an absolute deadline as its last argument:
+ *    -1 waits forever, 0 never blocks (-ETIMEDOUT at once when not ready).
+ *  - green_cancel(t) makes every current and later blocking call of t
+ *    return -ECANCELED.
+ *  - A call that needs a running runtime or a task context and has none
+ *    returns -EPERM, unless its page says it blocks the calling OS thread.
+ */
+#ifndef GREEN_H
+#define GREEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GREEN_EXPORT __attribute__((visibility("default")))
+#else
+#define GREEN_EXPORT
+#endif
+
+#define GREEN_VERSION_MAJOR 0
+#define GREEN_VERSION_MINOR 1
+
+/* Deadline helpers: relative durations in ns, add them to green_now(). */
+#define GREEN_USEC(n) ((int64_t)(n) * 1000)
+#define GREEN_MSEC(n) ((int64_t)(n) * 1000000)
+#define GREEN_SEC(n) ((int64_t)(n) * 1000000000)
+#define GREEN_FOREVER ((int64_t)-1)
+
+/* Stack kinds for green_config_t.stack_kind and green_attr_t.stack_kind. */
+#define GREEN_STACK_DEFAULT 0	/* the build's default kind */
+#define GREEN_STACK_FIXED 1	/* mmap + guard page, pooled */
+#define GREEN_STACK_SEGMENTED 2 /* split-stack segments (not built yet) */
+
+typedef struct green_task green_task_t; /* opaque: see green_spawn(3) */
+
+/* Runtime configuration; zero-initialised fields mean "default". */
+typedef struct green_config {
+	unsigned workers;	  /* 0: GREEN_WORKERS, else online CPUs */
+	int stack_kind;		  /* GREEN_STACK_*; 0: build default */
+	size_t stack_size;	  /* 0: default stack size */
+	const char *trace_path;	  /* must be NULL until tracing lands */
+	unsigned offload_threads; /* 0: default (reserved) */
+} green_config_t;
+
+/* Task attributes; zero-initialised fields mean "default". */
+typedef struct green_attr {
+	int stack_kind;	  /* GREEN_STACK_*; 0: the runtime's default */
+	size_t stack_size; /* 0: the runtime's default */
+	const char *name;  /* copied; shown in diagnostics (31 chars kept) */
+} green_attr_t;
+
+/* Runtime. */
+GREEN_EXPORT int green_init(const green_config_t *cfg);
+GREEN_EXPORT int green_shutdown(void);
+GREEN_EXPORT int green_run(void (*fn)(void *), void *arg,
+			   const green_config_t *cfg);
+
+/* Tasks. */
+GREEN_EXPORT int green_spawn(green_task_t **t, const green_attr_t *attr,
+			     void *(*fn)(void *), void *arg);
+GREEN_EXPORT int green_join(green_task_t *t, void **result, int64_t deadline);
+GREEN_EXPORT int green_detach(green_task_t *t);
+GREEN_EXPORT int green_cancel(green_task_t *t);
+GREEN_EXPORT void green_yield(void);
+GREEN_EXPORT green_task_t *green_self(void);
+GREEN_EXPORT uint64_t green_task_id(const green_task_t *t);
+GREEN_EXPORT int green_worker_id(void);
+GREEN_EXPORT int64_t green_now(void);
+GREEN_EXPORT int green_sleep(int64_t deadline);
+
+/* Errors. */
+GREEN_EXPORT const char *green_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GREEN_H */

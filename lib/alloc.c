@@ -1,0 +1,56 @@
+/*
+ * alloc.c - every runtime allocation goes through here.
+ *
+ * With jemalloc we call mallocx/sdallocx: names only jemalloc defines, so
+ * whichever malloc wins symbol lookup in the process does not matter, and
+ * sized deallocation skips the size lookup.  libgreen is never built with
+ * LTO across jemalloc (DESIGN.md section 4).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "green-internal.h"
+
+#ifdef GREEN_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+
+void *
+green__alloc(size_t size)
+{
+	return mallocx(size ? size : 1, 0);
+}
+
+void *
+green__calloc(size_t size)
+{
+	return mallocx(size ? size : 1, MALLOCX_ZERO);
+}
+
+void
+green__free(void *p, size_t size)
+{
+	if (p != NULL)
+		sdallocx(p, size ? size : 1, 0);
+}
+#else
+void *
+green__alloc(size_t size)
+{
+	return malloc(size ? size : 1);
+}
+
+void *
+green__calloc(size_t size)
+{
+	return calloc(1, size ? size : 1);
+}
+
+void
+green__free(void *p, size_t size)
+{
+	(void)size;
+	free(p);
+}
+#endif

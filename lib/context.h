@@ -1,0 +1,29 @@
+/*
+ * context.h - the portable face of lib/arch/<cpu>/switch.S.
+ *
+ * A context is one saved stack pointer: green__switch() pushes the
+ * callee-saved registers on the current stack, stores the stack pointer in
+ * *from, loads to->sp and pops the registers saved there.  No signal mask,
+ * no syscall.  The floating-point control words (MXCSR, x87 CW) are not
+ * saved: every task runs with the process's default FP environment (see
+ * doc/DECISIONS.md).
+ */
+#ifndef GREEN_CONTEXT_H
+#define GREEN_CONTEXT_H
+
+#include <stddef.h>
+
+struct green_ctx {
+	void *sp; /* saved stack pointer; NULL until the context is made */
+};
+
+/* Save the running context in *from and resume *to. */
+void green__switch(struct green_ctx *from, struct green_ctx *to);
+
+/*
+ * Prepare *ctx so that the first green__switch() to it calls entry() on the
+ * stack whose highest address is top.  entry() must never return.
+ */
+void green__ctx_make(struct green_ctx *ctx, void *top, void (*entry)(void));
+
+#endif /* GREEN_CONTEXT_H */

@@ -1,0 +1,199 @@
+/*
+ * diag.c - the runtime's reports: stack overflow and deadlock.
+ *
+ * Overflow: a fixed stack's lowest page is PROT_NONE.  A task that runs
+ * into it faults; the SIGSEGV handler runs on the worker's alternate signal
+ * stack (the task's own is exhausted), names the task and aborts: never
+ * silent corruption.  A fault that is not an overflow is passed on to the
+ * handler that was installed before ours, or to the default action.
+ */
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "green-internal.h"
+
+#define ALTSTACK_SIZE ((size_t)64 << 10)
+/* How far below the guard page a fault still counts as an overflow: a
+ * frame larger than a page can jump over the guard. */
+#define BELOW_GUARD_SLACK ((uintptr_t)1 << 20)
+
+static struct sigaction old_segv, old_bus;
+
+void
+green__describe_fn(void *fn, char *buf, size_t len)
+{
+	Dl_info info;
+
+	if (dladdr(fn, &info) != 0 && info.dli_sname != NULL &&
+	    info.dli_saddr == fn)
+		snprintf(buf, len, "%s", info.dli_sname);
+	else
+		snprintf(buf, len, "%p", fn);
+}
+
+static bool
+in_overflow_zone(struct green_stack *s, uintptr_t addr)
+{
+	uintptr_t lo = (uintptr_t)s->map;
+	uintptr_t guard_end = lo + green__stack_guard();
+
+	return addr < guard_end &&
+	       (lo < BELOW_GUARD_SLACK || addr >= lo - BELOW_GUARD_SLACK);
+}
+
+static void
+report_overflow(struct green_worker *w, struct green_task *t, void *addr)
+{
+	char fn[128], line[512];
+	int n;
+
+	green__describe_fn((void *)t->fn, fn, sizeof(fn));
+	n = snprintf(line, sizeof(line),
+		     "libgreen: task %llu \"%s\" (entry %s) overflowed its "
+		     "%zu-byte stack at %p on worker %u\n",
+		     (unsigned long long)t->id, t->name, fn, t->stack->size,
+		     addr, w->id);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line,
+			     (size_t)n < sizeof(line) ? (size_t)n
+						      : sizeof(line) - 1);
+}
+
+static void
+pass_on(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+
+	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {
+		old->sa_sigaction(sig, si, uc);
+	} else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+	} else {
+		/* returning re-executes the faulting instruction, which
+		 * now meets the default action */
+		signal(sig, SIG_DFL);
+	}
+}
+
+static void
+on_fault(int sig, siginfo_t *si, void *uc)
+{
+	struct green_worker *w = green__worker();
+	struct green_task *t = w != NULL ? w->current : NULL;
+
+	if (t != NULL && t->stack != NULL) {
+		ucontext_t *ctx = uc;
+		uintptr_t sp = (uintptr_t)ctx->uc_mcontext.gregs[REG_RSP];
+		if (in_overflow_zone(t->stack, (uintptr_t)si->si_addr) ||
+		    in_overflow_zone(t->stack, sp)) {
+			report_overflow(w, t, si->si_addr);
+			abort();
+		}
+	}
+	pass_on(sig, si, uc);
+}
+
+void
+green__diag_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+}
+
+void
+green__diag_uninstall(void)
+{
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+}
+
+void
+green__diag_thread_init(struct green_worker *w)
+{
+	stack_t ss;
+	void *p;
+
+	p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return; /* faults then use the default action */
+	ss.ss_sp = p;
+	ss.ss_size = ALTSTACK_SIZE;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) != 0) {
+		munmap(p, ALTSTACK_SIZE);
+		return;
+	}
+	w->altstack = p;
+	w->altstack_len = ALTSTACK_SIZE;
+}
+
+void
+green__diag_thread_fini(struct green_worker *w)
+{
+	stack_t ss;
+
+	if (w->altstack == NULL)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_flags = SS_DISABLE;
+	sigaltstack(&ss, NULL);
+	munmap(w->altstack, w->altstack_len);
+	w->altstack = NULL;
+}
+
+static const char *
+wait_reason(enum green_wait r)
+{
+	switch (r) {
+	case GREEN_WAIT_JOIN:
+		return "join";
+	case GREEN_WAIT_SLEEP:
+		return "sleep forever";
+	case GREEN_WAIT_NONE:
+		break;
+	}
+	return "running";
+}
+
+static void
+report_task(struct green_task *t, void *arg)
+{
+	char fn[128], detail[64] = "";
+
+	(void)arg;
+	if (atomic_load_explicit(&t->magic, memory_order_acquire) !=
+		    GREEN_TASK_MAGIC ||
+	    t->done)
+		return;
+	green__describe_fn((void *)t->fn, fn, sizeof(fn));
+	if (t->wait_reason == GREEN_WAIT_JOIN && t->wait_obj != NULL)
+		snprintf(detail, sizeof(detail), " (task %llu)",
+			 (unsigned long long)((const struct green_task *)
+						      t->wait_obj)
+				 ->id);
+	fprintf(stderr, "  task %llu \"%s\" (entry %s): %s%s\n",
+		(unsigned long long)t->id, t->name, fn,
+		wait_reason(t->wait_reason), detail);
+}
+
+/* Every worker is parked, no timer is armed and tasks are left. */
+void
+green__deadlock_report(void)
+{
+	fprintf(stderr, "libgreen: deadlock: all tasks are asleep and nothing "
+			"can wake them\n");
+	green__task_foreach(report_task, NULL);
+}

@@ -1,0 +1,250 @@
+/*
+ * green-internal.h - the runtime's internal structures and green__ calls.
+ *
+ * Every name here is hidden (-fvisibility=hidden); only green.h is public.
+ * Field comments say what a field is, who owns it and what protects it.
+ */
+#ifndef GREEN_INTERNAL_H
+#define GREEN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "green.h"
+
+#define GREEN_MAX_WORKERS 1024
+#define GREEN_MIN_STACK ((size_t)16 << 10)
+#define GREEN_MAX_STACK ((size_t)1 << 30)
+#define GREEN_DEFAULT_STACK ((size_t)256 << 10)
+#define GREEN_TASK_MAGIC 0x6772656eU /* "gren": a live or ended task */
+#define GREEN_TASK_FREED 0x64656164U /* "dead": recycled task struct */
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+struct green_worker;
+
+/* --- spin lock: short critical sections only (task join/detach state) --- */
+typedef struct {
+	atomic_bool held;
+} green_spin_t;
+
+static inline void
+green__spin_lock(green_spin_t *l)
+{
+	/* acquire: the critical section's reads see the last holder's writes */
+	while (atomic_exchange_explicit(&l->held, true, memory_order_acquire))
+		while (atomic_load_explicit(&l->held, memory_order_relaxed))
+			__builtin_ia32_pause();
+}
+
+static inline void
+green__spin_unlock(green_spin_t *l)
+{
+	/* release: publishes the critical section's writes to the next holder */
+	atomic_store_explicit(&l->held, false, memory_order_release);
+}
+
+/* --- stacks (stack.c) --------------------------------------------------- */
+struct green_stack {
+	void *map;		 /* mmap base; the guard page is its first page */
+	size_t maplen;		 /* bytes mapped, guard included */
+	size_t size;		 /* usable bytes above the guard */
+	struct green_stack *next; /* link in a pool; owned by the pool */
+};
+
+struct green_stack *green__stack_get(struct green_worker *w, size_t size);
+void green__stack_put(struct green_worker *w, struct green_stack *s);
+void green__stack_pool_drain(struct green_worker *w);
+void green__stack_global_drain(void);
+void *green__stack_top(struct green_stack *s);
+size_t green__stack_guard(void);
+
+/* --- tasks (task.c) ------------------------------------------------------- */
+/* Why a task waits: shown in the deadlock report (and later in traces). */
+enum green_wait {
+	GREEN_WAIT_NONE = 0,
+	GREEN_WAIT_JOIN,
+	GREEN_WAIT_SLEEP,
+};
+
+/* Bits of green_task.wake; the park result sits in the high 32 bits. */
+#define WAKE_ARMED 1u  /* the task is inside a park and may be woken */
+#define WAKE_PARKED 2u /* its registers are saved: a waker must queue it */
+#define WAKE_WOKEN 4u  /* a waker won; the result is in the high half */
+
+struct green_task {
+	struct green_ctx ctx;	  /* saved registers while not running */
+	struct green_task *next;  /* queue / free-list link; owned by that list */
+	_Atomic uint64_t wake;	  /* park protocol word, see park.c */
+	struct green_stack *stack; /* attached at first run; owner: the task */
+	void *(*fn)(void *);	  /* entry function */
+	void *arg;
+	void *result;		  /* fn's return value; valid once done */
+	uint64_t id;		  /* unique id, >= 1 */
+	_Atomic uint32_t magic;	  /* GREEN_TASK_MAGIC or GREEN_TASK_FREED */
+	atomic_bool cancelled;	  /* sticky; set by green_cancel */
+	green_spin_t lock;	  /* protects the join fields below */
+	bool done;		  /* fn returned; under lock */
+	bool detached;		  /* resources freed at exit; under lock */
+	bool joining;		  /* a join is waiting; under lock */
+	struct green_task *joiner; /* task waiting in green_join; under lock */
+	_Atomic uint32_t *foreign_joiner; /* OS thread's futex word; under lock */
+	/* Park bookkeeping, written by the task itself while it parks. */
+	enum green_wait wait_reason;
+	const void *wait_obj;	  /* what it waits on (report detail) */
+	void (*unlock_fn)(void *); /* run by the worker after the switch */
+	void *unlock_arg;
+	/* Deadline timer; protected by the runtime's timer lock. */
+	int64_t deadline;
+	size_t heap_index;	  /* position in the timer heap, or SIZE_MAX */
+	size_t stack_size;	  /* requested usable stack size */
+	char name[32];		  /* copied from green_attr_t.name */
+};
+
+struct green_task *green__task_alloc(struct green_worker *w);
+void green__task_free(struct green_worker *w, struct green_task *t);
+void green__task_slab_free_all(void);
+void green__task_foreach(void (*fn)(struct green_task *, void *), void *arg);
+
+/* --- run queues (runq.c) ------------------------------------------------- */
+#define GREEN_RUNQ_SIZE 256u
+
+struct green_runq {
+	_Atomic uint32_t head;	/* next slot to take; CAS by owner and thieves */
+	_Atomic uint32_t tail;	/* next free slot; written by the owner only */
+	_Atomic(struct green_task *) slot[GREEN_RUNQ_SIZE];
+	_Atomic(struct green_task *) lifo; /* the task readied last */
+};
+
+void green__runq_push(struct green_worker *w, struct green_task *t);
+void green__runq_push_lifo(struct green_worker *w, struct green_task *t);
+struct green_task *green__runq_pop(struct green_worker *w);
+struct green_task *green__runq_steal(struct green_worker *thief,
+				     struct green_worker *victim,
+				     bool take_lifo);
+bool green__runq_empty(struct green_worker *w);
+void green__globq_push(struct green_task *head, struct green_task *tail,
+		       size_t n);
+struct green_task *green__globq_pop(struct green_worker *w, size_t max);
+
+/* --- workers and the scheduler (sched.c) ---------------------------------- */
+/* What the task that just switched away still needs done (see park.c). */
+typedef void (*green_after_fn)(struct green_worker *w, struct green_task *t);
+
+struct green_worker {
+	struct green_runq q;	  /* owner pushes; thieves steal */
+	struct green_ctx sched_ctx; /* the worker's own loop, on its pthread stack */
+	struct green_ctx dead_ctx; /* where an ended task's last registers go */
+	struct green_task *current; /* running task or NULL; owner only */
+	green_after_fn after;	  /* pending post-switch action; owner only */
+	struct green_task *after_task;
+	struct green_stack *after_stack; /* stack of a task that just ended */
+	unsigned id;		  /* index in the runtime's worker array */
+	pthread_t thread;
+	uint32_t tick;		  /* schedule count: global-queue fairness */
+	uint32_t lifo_streak;	  /* consecutive runs from the lifo slot */
+	bool spinning;		  /* counted in rt->nspinning; owner only */
+	uint64_t rng;		  /* xorshift state for victim choice */
+	_Atomic uint32_t wakeword; /* futex: 1 = notified */
+	bool on_idle_list;	  /* under rt->idle_lock */
+	struct green_worker *idle_next; /* under rt->idle_lock */
+	/* Pools, owner only. */
+	struct green_task *free_tasks;
+	unsigned nfree_tasks;
+	struct green_stack *free_stacks;
+	unsigned nfree_stacks;
+	uint64_t id_next, id_end; /* block of task ids reserved from rt */
+	/* Task counts: written by the owner, summed only when all are idle. */
+	_Atomic uint64_t nspawned, nexited;
+	void *altstack;		  /* sigaltstack memory */
+	size_t altstack_len;
+} __attribute__((aligned(64)));
+
+struct green_rt {
+	unsigned nworkers;
+	struct green_worker *workers;
+	size_t stack_size;	  /* default usable stack size */
+	/* Global run queue. */
+	pthread_mutex_t gq_lock;
+	struct green_task *gq_head, *gq_tail; /* under gq_lock */
+	_Atomic size_t gq_len;	  /* written under gq_lock, read without */
+	/* Idle workers. */
+	pthread_mutex_t idle_lock;
+	struct green_worker *idle_list; /* under idle_lock */
+	unsigned nidle;		  /* under idle_lock */
+	_Atomic unsigned nidle_hint; /* copy of nidle readable without lock */
+	_Atomic unsigned nspinning;
+	/* Timers: a binary min-heap of parked tasks ordered by deadline. */
+	pthread_mutex_t timer_lock;
+	struct green_task **heap; /* under timer_lock */
+	size_t nheap, capheap;	  /* under timer_lock */
+	_Atomic int64_t timer_next; /* earliest deadline, INT64_MAX if none */
+	struct green_worker *timer_waiter; /* under timer_lock */
+	/* Life. */
+	atomic_bool stopping;	  /* shutdown: workers exit when idle */
+	_Atomic uint64_t foreign_spawned; /* tasks spawned from other threads */
+	_Atomic uint64_t foreign_busy; /* foreign calls touching queues */
+	_Atomic uint32_t quiet_seq; /* futex: bumped when all workers idle */
+	bool deadlocked;	  /* under idle_lock */
+	_Atomic uint64_t next_id;
+	/* Task struct slab. */
+	pthread_mutex_t slab_lock;
+	struct green_task_chunk *chunks; /* under slab_lock */
+	struct green_task *free_tasks; /* under slab_lock */
+	size_t nfree_tasks;
+	/* Global stack pool (default-size stacks). */
+	pthread_mutex_t stack_lock;
+	struct green_stack *free_stacks; /* under stack_lock */
+	size_t nfree_stacks;
+};
+
+extern struct green_rt *green__rt;
+
+struct green_worker *green__worker(void);
+void green__wake_worker(void);
+void green__schedule(struct green_worker *w, struct green_task *cur,
+		     green_after_fn after);
+void green__task_start(struct green_task *t);
+_Noreturn void green__task_exit(struct green_task *t);
+_Noreturn void green__leave(struct green_worker *w, struct green_task *t,
+			    green_after_fn after);
+struct green_task *green__find_local(struct green_worker *w);
+size_t green__round_stack(size_t size);
+void green__sched_prepare(struct green_worker *w, struct green_task *next);
+
+/* --- parking (park.c) ---------------------------------------------------- */
+int green__park(struct green_task *t, enum green_wait reason, const void *obj,
+		void (*unlock)(void *), void *arg, int64_t deadline);
+bool green__wake(struct green_task *t, int result);
+void green__ready(struct green_task *t);
+void green__after_park(struct green_worker *w, struct green_task *t);
+
+/* --- timers (timer.c) ---------------------------------------------------- */
+void green__timer_add(struct green_task *t, int64_t deadline);
+void green__timer_del(struct green_task *t);
+bool green__timers_run(int64_t now);
+int64_t green__timer_next(void);
+
+/* --- allocation (alloc.c) ----------------------------------------------- */
+void *green__alloc(size_t size);
+void *green__calloc(size_t size);
+void green__free(void *p, size_t size);
+
+/* --- diagnostics (diag.c) ------------------------------------------------ */
+void green__diag_install(void);
+void green__diag_uninstall(void);
+void green__diag_thread_init(struct green_worker *w);
+void green__diag_thread_fini(struct green_worker *w);
+void green__deadlock_report(void);
+void green__describe_fn(void *fn, char *buf, size_t len);
+
+/* --- futex --------------------------------------------------------------- */
+int green__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+void green__futex_wake(_Atomic uint32_t *addr, int n);
+
+#endif /* GREEN_INTERNAL_H */

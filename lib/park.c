@@ -1,0 +1,136 @@
+/*
+ * park.c - THE parking primitive: every blocking operation is a park and a
+ * wake (Go's gopark/goready).
+ *
+ * The protocol lives in one word per task, green_task.wake:
+ *   - the task stores ARMED, then publishes itself where wakers look (a wait
+ *     list under an object's lock, the timer heap, its cancel flag);
+ *   - it switches away; only then, on the worker, the unlock function runs
+ *     and PARKED is or-ed in;
+ *   - a waker CASes WOKEN (and the result, in the high half) into an ARMED,
+ *     not yet WOKEN word: exactly one waker wins.
+ * Whoever comes second of "PARKED" and "WOKEN" queues the task: a waker can
+ * therefore never resume a task whose registers are not saved yet.
+ *
+ * A waker must know the park it wakes is the one it means.  Object wakers
+ * guarantee it by waking under the object's lock, which the woken task takes
+ * to unlist itself before it can park again; the timer wakes under the timer
+ * lock, which green__timer_del takes; a cancellation is sticky, so waking a
+ * later park is correct anyway.
+ */
+#include <errno.h>
+
+#include "green-internal.h"
+
+/*
+ * Park the running task t until a waker calls green__wake(t, result), the
+ * deadline passes (-ETIMEDOUT; -1: none) or t is cancelled (-ECANCELED).
+ * unlock(arg) runs after t's registers are saved (unlock may be NULL).
+ * Returns the wake result.
+ */
+int
+green__park(struct green_task *t, enum green_wait reason, const void *obj,
+	    void (*unlock)(void *), void *arg, int64_t deadline)
+{
+	uint64_t s;
+
+	t->wait_reason = reason;
+	t->wait_obj = obj;
+	t->unlock_fn = unlock;
+	t->unlock_arg = arg;
+	/* seq_cst: with green_cancel's seq_cst store of cancelled and its
+	 * CAS here, either we see the flag or the canceller sees ARMED. */
+	atomic_store(&t->wake, WAKE_ARMED);
+	if (atomic_load(&t->cancelled))
+		green__wake(t, -ECANCELED);
+	if (deadline >= 0)
+		green__timer_add(t, deadline);
+	/* acquire: pairs with the waker's CAS, for the result */
+	s = atomic_load_explicit(&t->wake, memory_order_acquire);
+	if (s & WAKE_WOKEN) {
+		/* woken before we left: no switch needed */
+		if (unlock != NULL)
+			unlock(arg);
+	} else {
+		green__schedule(green__worker(), t, green__after_park);
+	}
+	if (deadline >= 0)
+		green__timer_del(t);
+	s = atomic_load_explicit(&t->wake, memory_order_acquire);
+	/* relaxed: only this task reads its word while it is not armed;
+	 * the next park's seq_cst store orders it for the wakers */
+	atomic_store_explicit(&t->wake, 0, memory_order_relaxed);
+	t->wait_reason = GREEN_WAIT_NONE;
+	t->wait_obj = NULL;
+	return (int)(int32_t)(s >> 32);
+}
+
+/*
+ * Try to wake t's current park with result.  Returns true when this call
+ * won (t will run and see result), false when t was not parked or someone
+ * else woke it first.
+ */
+bool
+green__wake(struct green_task *t, int result)
+{
+	uint64_t s = atomic_load(&t->wake), n;
+
+	do {
+		if (!(s & WAKE_ARMED) || (s & WAKE_WOKEN))
+			return false;
+		n = (s & 0xffffffffu) | WAKE_WOKEN |
+		    ((uint64_t)(uint32_t)result << 32);
+		/* seq_cst: see green__park about cancellation; also
+		 * publishes the waker's writes (data handed over) to t */
+	} while (!atomic_compare_exchange_weak(&t->wake, &s, n));
+	if (s & WAKE_PARKED)
+		green__ready(t);
+	return true;
+}
+
+/* Runs on t's old worker right after t switched away (see schedule). */
+void
+green__after_park(struct green_worker *w, struct green_task *t)
+{
+	void (*unlock)(void *) = t->unlock_fn;
+	uint64_t old;
+
+	if (unlock != NULL)
+		unlock(t->unlock_arg);
+	/* seq_cst RMW: totally ordered with the wakers' CAS */
+	old = atomic_fetch_or(&t->wake, WAKE_PARKED);
+	if (old & WAKE_WOKEN) {
+		green__runq_push(w, t);
+		green__wake_worker();
+	}
+}
+
+/*
+ * Make the parked task t runnable.  From a task, t goes to the LIFO slot of
+ * the waker's worker (a message passed between two tasks stays in cache);
+ * from a worker's own loop, to its ring; from any other thread, to the
+ * global queue.  Another worker is woken only when something stealable was
+ * added (Tokio's rule: a task alone in the LIFO slot is not stealable yet).
+ */
+void
+green__ready(struct green_task *t)
+{
+	struct green_worker *w = green__worker();
+
+	if (w == NULL) {
+		green__globq_push(t, t, 1);
+		green__wake_worker();
+		return;
+	}
+	if (w->current != NULL) {
+		/* acq_rel: publishes t's fields; see runq.c */
+		struct green_task *old = atomic_exchange_explicit(
+			&w->q.lifo, t, memory_order_acq_rel);
+		if (old == NULL)
+			return;
+		green__runq_push(w, old);
+	} else {
+		green__runq_push(w, t);
+	}
+	green__wake_worker();
+}

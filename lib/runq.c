@@ -1,0 +1,273 @@
+/*
+ * runq.c - per-worker run queues and the global queue.
+ *
+ * Each worker owns a fixed ring of GREEN_RUNQ_SIZE tasks (Go's runq, Tokio's
+ * local queue): the owner pushes at the tail; the owner and thieves take
+ * from the head with a CAS; a thief takes half.  No resizing, so no memory
+ * reclamation problem.  When the ring is full, half of it moves to the global
+ * queue.  Beside the ring, a LIFO slot holds the task readied last, so a
+ * message passed between two tasks stays hot in cache.
+ *
+ * Memory ordering: the owner writes a slot (relaxed) and then publishes it
+ * with a release store of tail; a taker loads tail with acquire before it
+ * reads slots, and claims them with a CAS on head.  A slot is written again
+ * only after head has moved past it; the owner loads head with acquire so it
+ * never overwrites a slot a thief is still copying (the thief's CAS that
+ * moved head is a release, ordered after its slot reads).
+ */
+#include "green-internal.h"
+
+static inline struct green_task *
+slot_load(struct green_runq *q, uint32_t i)
+{
+	return atomic_load_explicit(&q->slot[i % GREEN_RUNQ_SIZE],
+				    memory_order_relaxed);
+}
+
+static inline void
+slot_store(struct green_runq *q, uint32_t i, struct green_task *t)
+{
+	atomic_store_explicit(&q->slot[i % GREEN_RUNQ_SIZE], t,
+			      memory_order_relaxed);
+}
+
+/* Ring full: move half of it plus t to the global queue.  Returns false
+ * when a thief took some meanwhile (then there is room again). */
+static bool
+push_overflow(struct green_worker *w, struct green_task *t, uint32_t head,
+	      uint32_t tail)
+{
+	struct green_runq *q = &w->q;
+	uint32_t n = (tail - head) / 2;
+	struct green_task *first, *last;
+
+	/* acq_rel: claims the slots like a thief, after reading them */
+	first = slot_load(q, head);
+	if (!atomic_compare_exchange_strong_explicit(&q->head, &head, head + n,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return false;
+	last = first;
+	for (uint32_t i = 1; i < n; i++) {
+		struct green_task *x = slot_load(q, head + i);
+		last->next = x;
+		last = x;
+	}
+	last->next = t;
+	t->next = NULL;
+	green__globq_push(first, t, n + 1);
+	return true;
+}
+
+/* Owner only: put t at the tail of w's ring. */
+void
+green__runq_push(struct green_worker *w, struct green_task *t)
+{
+	struct green_runq *q = &w->q;
+
+	for (;;) {
+		/* acquire: see thieves' head moves before reusing slots */
+		uint32_t head = atomic_load_explicit(&q->head,
+						     memory_order_acquire);
+		uint32_t tail = atomic_load_explicit(&q->tail,
+						     memory_order_relaxed);
+
+		if (tail - head < GREEN_RUNQ_SIZE) {
+			slot_store(q, tail, t);
+			/* release: publishes the slot to takers */
+			atomic_store_explicit(&q->tail, tail + 1,
+					      memory_order_release);
+			return;
+		}
+		if (push_overflow(w, t, head, tail))
+			return;
+	}
+}
+
+/* Owner only: make t the next task to run; the previous one goes to the
+ * ring's tail. */
+void
+green__runq_push_lifo(struct green_worker *w, struct green_task *t)
+{
+	/* acq_rel: a thief that takes the old task sees its fields, and the
+	 * task we leave in the slot is published to thieves */
+	struct green_task *old = atomic_exchange_explicit(&w->q.lifo, t,
+							  memory_order_acq_rel);
+	if (old != NULL)
+		green__runq_push(w, old);
+}
+
+static struct green_task *
+ring_pop(struct green_runq *q)
+{
+	uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+
+	for (;;) {
+		uint32_t tail = atomic_load_explicit(&q->tail,
+						     memory_order_acquire);
+		struct green_task *t;
+
+		if (head == tail)
+			return NULL;
+		t = slot_load(q, head);
+		/* acq_rel: our slot read happens before the slot is freed */
+		if (atomic_compare_exchange_weak_explicit(&q->head, &head,
+							  head + 1,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return t;
+	}
+}
+
+/*
+ * Owner only: the next task.  The LIFO slot goes first, but at most three
+ * times in a row, so a ping-pong pair cannot starve the ring (Tokio's cap).
+ */
+struct green_task *
+green__runq_pop(struct green_worker *w)
+{
+	struct green_task *t;
+
+	if (w->lifo_streak < 3 &&
+	    atomic_load_explicit(&w->q.lifo, memory_order_relaxed) != NULL) {
+		/* acquire: pairs with the release in push_lifo / steal */
+		t = atomic_exchange_explicit(&w->q.lifo, NULL,
+					     memory_order_acquire);
+		if (t != NULL) {
+			w->lifo_streak++;
+			return t;
+		}
+	}
+	w->lifo_streak = 0;
+	if ((t = ring_pop(&w->q)) != NULL)
+		return t;
+	return atomic_exchange_explicit(&w->q.lifo, NULL, memory_order_acquire);
+}
+
+bool
+green__runq_empty(struct green_worker *w)
+{
+	uint32_t head = atomic_load_explicit(&w->q.head, memory_order_acquire);
+	uint32_t tail = atomic_load_explicit(&w->q.tail, memory_order_acquire);
+
+	return head == tail &&
+	       atomic_load_explicit(&w->q.lifo, memory_order_acquire) == NULL;
+}
+
+/*
+ * Thief: move half of victim's ring into the thief's own (empty) ring and
+ * return one task to run.  With take_lifo (the thief's last round, some
+ * microseconds after the first, as Go waits ~3 us), an empty ring lets the
+ * thief take the victim's LIFO slot: its task would otherwise wait until
+ * the victim's current task parks.
+ */
+struct green_task *
+green__runq_steal(struct green_worker *thief, struct green_worker *victim,
+		  bool take_lifo)
+{
+	struct green_runq *vq = &victim->q, *tq = &thief->q;
+	uint32_t head = atomic_load_explicit(&vq->head, memory_order_acquire);
+
+	for (;;) {
+		uint32_t tail = atomic_load_explicit(&vq->tail,
+						     memory_order_acquire);
+		uint32_t n = tail - head, ttail;
+		struct green_task *t;
+
+		n -= n / 2;
+		if (n == 0)
+			break;
+		if (n > GREEN_RUNQ_SIZE / 2) { /* head moved under us */
+			head = atomic_load_explicit(&vq->head,
+						    memory_order_acquire);
+			continue;
+		}
+		ttail = atomic_load_explicit(&tq->tail, memory_order_relaxed);
+		for (uint32_t i = 0; i < n; i++)
+			slot_store(tq, ttail + i, slot_load(vq, head + i));
+		/* acq_rel: our slot copies happen before the victim reuses
+		 * them; on failure head is reloaded and we copy again */
+		if (!atomic_compare_exchange_weak_explicit(
+			    &vq->head, &head, head + n, memory_order_acq_rel,
+			    memory_order_acquire))
+			continue;
+		/* keep the last one to run now, publish the others */
+		t = slot_load(tq, ttail + n - 1);
+		if (n > 1)
+			atomic_store_explicit(&tq->tail, ttail + n - 1,
+					      memory_order_release);
+		return t;
+	}
+	if (take_lifo &&
+	    atomic_load_explicit(&victim->q.lifo, memory_order_relaxed) != NULL) {
+		/* acquire: pairs with the release in push_lifo */
+		return atomic_exchange_explicit(&victim->q.lifo, NULL,
+						memory_order_acquire);
+	}
+	return NULL;
+}
+
+/* Append the chain head..tail (n tasks) to the global queue. */
+void
+green__globq_push(struct green_task *head, struct green_task *tail, size_t n)
+{
+	struct green_rt *rt = green__rt;
+
+	tail->next = NULL;
+	pthread_mutex_lock(&rt->gq_lock);
+	if (rt->gq_tail != NULL)
+		rt->gq_tail->next = head;
+	else
+		rt->gq_head = head;
+	rt->gq_tail = tail;
+	/* relaxed: a hint for lock-free emptiness checks; the lock orders
+	 * the queue itself */
+	atomic_store_explicit(&rt->gq_len, rt->gq_len + n,
+			      memory_order_relaxed);
+	pthread_mutex_unlock(&rt->gq_lock);
+}
+
+/*
+ * Take up to max tasks from the global queue: return the first; when w is
+ * a worker, the rest go to its ring (a fair share, Go's globrunqget).
+ */
+struct green_task *
+green__globq_pop(struct green_worker *w, size_t max)
+{
+	struct green_rt *rt = green__rt;
+	struct green_task *t, *last, *rest;
+	size_t len, n;
+
+	if (atomic_load_explicit(&rt->gq_len, memory_order_relaxed) == 0)
+		return NULL;
+	pthread_mutex_lock(&rt->gq_lock);
+	len = atomic_load_explicit(&rt->gq_len, memory_order_relaxed);
+	n = len / rt->nworkers + 1;
+	if (n > len)
+		n = len;
+	if (n > max)
+		n = max;
+	if (n > GREEN_RUNQ_SIZE / 2)
+		n = GREEN_RUNQ_SIZE / 2;
+	t = rt->gq_head;
+	if (t == NULL) {
+		pthread_mutex_unlock(&rt->gq_lock);
+		return NULL;
+	}
+	last = t;
+	for (size_t i = 1; i < n; i++)
+		last = last->next;
+	rt->gq_head = last->next;
+	if (rt->gq_head == NULL)
+		rt->gq_tail = NULL;
+	last->next = NULL;
+	atomic_store_explicit(&rt->gq_len, len - n, memory_order_relaxed);
+	pthread_mutex_unlock(&rt->gq_lock);
+	rest = t->next;
+	while (rest != NULL) {
+		struct green_task *x = rest;
+		rest = rest->next;
+		green__runq_push(w, x);
+	}
+	return t;
+}

@@ -1,0 +1,709 @@
+/*
+ * sched.c - workers, the run loop, spinning and parking, and the runtime's
+ * life (green_init, green_shutdown, green_run).
+ *
+ * Shape (Go's runtime/proc.go, Tokio's multi_thread scheduler):
+ *   - a task that blocks or yields switches straight to the next local task
+ *     (task -> task, one switch); only when its worker has nothing local does
+ *     it switch to the worker's own loop, which looks further;
+ *   - an idle worker steals half of a random victim's ring while "spinning";
+ *     at most half the busy workers spin; a spinner that finds work wakes
+ *     another, so work fans out without a thundering herd;
+ *   - a worker with nothing to do parks on its own futex word; work pushed
+ *     while nobody spins wakes exactly one parked worker;
+ *   - one parked worker at a time waits with the earliest timer deadline as
+ *     its timeout: the others sleep until woken, so an idle runtime uses no
+ *     CPU.
+ *
+ * Thread-local storage: the current worker is read through green__worker(),
+ * a noipa function, after every switch: a task may resume on another
+ * thread, and the compiler may otherwise keep a TLS address across the
+ * switch (DESIGN.md section 4).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "green-internal.h"
+
+#define GLOBAL_QUEUE_PERIOD 61 /* ticks between fairness checks (Go) */
+#define STEAL_ROUNDS 4
+
+struct green_rt *green__rt;
+static __thread struct green_worker *tls_worker;
+static pthread_mutex_t life_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((noipa)) struct green_worker *
+green__worker(void)
+{
+	return tls_worker;
+}
+
+static void
+run_after(struct green_worker *w)
+{
+	green_after_fn fn = w->after;
+
+	if (fn != NULL) {
+		w->after = NULL;
+		fn(w, w->after_task);
+	}
+}
+
+/* Attach a stack to a task that runs for the first time. */
+static void task_entry(void);
+
+void
+green__sched_prepare(struct green_worker *w, struct green_task *next)
+{
+	struct green_stack *s;
+
+	if (next->ctx.sp != NULL)
+		return;
+	s = green__stack_get(w, next->stack_size);
+	if (s == NULL) {
+		fprintf(stderr,
+			"libgreen: out of memory: no %zu-byte stack for task "
+			"%llu \"%s\"\n",
+			next->stack_size, (unsigned long long)next->id,
+			next->name);
+		abort();
+	}
+	next->stack = s;
+	green__ctx_make(&next->ctx, green__stack_top(s), task_entry);
+}
+
+static void
+task_entry(void)
+{
+	struct green_worker *w = green__worker();
+	struct green_task *t = w->current;
+
+	run_after(w);
+	t->result = t->fn(t->arg);
+	green__task_exit(t);
+}
+
+/* The next task this worker can run without looking at other workers. */
+struct green_task *
+green__find_local(struct green_worker *w)
+{
+	struct green_task *t;
+
+	if (++w->tick % GLOBAL_QUEUE_PERIOD == 0) {
+		if (green__timer_next() >= 0)
+			green__timers_run(green_now());
+		if ((t = green__globq_pop(w, 1)) != NULL)
+			return t;
+	}
+	return green__runq_pop(w);
+}
+
+/*
+ * Switch the running task cur away; after(w, cur) runs on this worker once
+ * cur's registers are saved.  Returns when cur is resumed, on any worker.
+ */
+void
+green__schedule(struct green_worker *w, struct green_task *cur,
+		green_after_fn after)
+{
+	struct green_task *next = green__find_local(w);
+
+	w->after = after;
+	w->after_task = cur;
+	if (next != NULL) {
+		green__sched_prepare(w, next);
+		w->current = next;
+		green__switch(&cur->ctx, &next->ctx);
+	} else {
+		w->current = NULL;
+		green__switch(&cur->ctx, &w->sched_ctx);
+	}
+	run_after(green__worker());
+}
+
+/* An ended task leaves for good: its registers go to the worker's scratch
+ * context, its stack is released by after() once we are off it. */
+_Noreturn void
+green__leave(struct green_worker *w, struct green_task *t, green_after_fn after)
+{
+	struct green_task *next = green__find_local(w);
+
+	w->after = after;
+	w->after_task = t;
+	if (next != NULL) {
+		green__sched_prepare(w, next);
+		w->current = next;
+		green__switch(&w->dead_ctx, &next->ctx);
+	} else {
+		w->current = NULL;
+		green__switch(&w->dead_ctx, &w->sched_ctx);
+	}
+	__builtin_unreachable();
+}
+
+static void
+after_yield(struct green_worker *w, struct green_task *t)
+{
+	green__runq_push(w, t);
+}
+
+void
+green_yield(void)
+{
+	struct green_worker *w = green__worker();
+	struct green_task *cur, *next;
+
+	if (w == NULL || (cur = w->current) == NULL) {
+		sched_yield();
+		return;
+	}
+	next = green__find_local(w);
+	if (next == NULL) {
+		/* nothing local: give the global queue a turn */
+		if ((next = green__globq_pop(w, 1)) == NULL)
+			return;
+	}
+	w->after = after_yield;
+	w->after_task = cur;
+	green__sched_prepare(w, next);
+	w->current = next;
+	green__switch(&cur->ctx, &next->ctx);
+	run_after(green__worker());
+}
+
+/* --- finding work -------------------------------------------------------- */
+
+static void
+stop_spinning(struct green_worker *w)
+{
+	w->spinning = false;
+	/* seq_cst: the last spinner to stop wakes another worker so found
+	 * work keeps fanning out */
+	if (atomic_fetch_sub(&green__rt->nspinning, 1) == 1)
+		green__wake_worker();
+}
+
+static uint32_t
+rand_next(struct green_worker *w)
+{
+	uint64_t x = w->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->rng = x;
+	return (uint32_t)(x >> 32);
+}
+
+static struct green_task *
+steal_work(struct green_worker *w)
+{
+	struct green_rt *rt = green__rt;
+	unsigned n = rt->nworkers;
+
+	for (int round = 0; round < STEAL_ROUNDS; round++) {
+		unsigned start = rand_next(w) % n;
+		for (unsigned i = 0; i < n; i++) {
+			struct green_worker *v = &rt->workers[(start + i) % n];
+			struct green_task *t;
+			if (v == w)
+				continue;
+			t = green__runq_steal(w, v, round == STEAL_ROUNDS - 1);
+			if (t != NULL)
+				return t;
+		}
+	}
+	return NULL;
+}
+
+static bool
+any_work(void)
+{
+	struct green_rt *rt = green__rt;
+
+	if (atomic_load(&rt->gq_len) != 0)
+		return true;
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		if (!green__runq_empty(&rt->workers[i]))
+			return true;
+	return false;
+}
+
+static void
+idle_push(struct green_rt *rt, struct green_worker *w)
+{
+	w->on_idle_list = true;
+	w->idle_next = rt->idle_list;
+	rt->idle_list = w;
+	rt->nidle++;
+	atomic_store(&rt->nidle_hint, rt->nidle);
+}
+
+/* Under idle_lock: take w off the idle list.  Returns false when a waker
+ * already took it (and counted it as spinning). */
+static bool
+idle_remove(struct green_rt *rt, struct green_worker *w)
+{
+	struct green_worker **p;
+
+	if (!w->on_idle_list)
+		return false;
+	for (p = &rt->idle_list; *p != w; p = &(*p)->idle_next)
+		;
+	*p = w->idle_next;
+	w->on_idle_list = false;
+	rt->nidle--;
+	atomic_store(&rt->nidle_hint, rt->nidle);
+	return true;
+}
+
+/* Wake one parked worker if there is one and nobody is spinning. */
+void
+green__wake_worker(void)
+{
+	struct green_rt *rt = green__rt;
+	struct green_worker *w;
+	unsigned zero = 0;
+
+	if (atomic_load(&rt->nidle_hint) == 0 ||
+	    atomic_load(&rt->nspinning) != 0)
+		return;
+	/* only one waker at a time becomes "the one spinner" (Go's wakep) */
+	if (!atomic_compare_exchange_strong(&rt->nspinning, &zero, 1))
+		return;
+	pthread_mutex_lock(&rt->idle_lock);
+	w = rt->idle_list;
+	if (w != NULL)
+		idle_remove(rt, w);
+	pthread_mutex_unlock(&rt->idle_lock);
+	if (w == NULL) {
+		atomic_fetch_sub(&rt->nspinning, 1);
+		return;
+	}
+	/* the woken worker starts out spinning: it owns the count we took */
+	atomic_store(&w->wakeword, 1);
+	green__futex_wake(&w->wakeword, 1);
+}
+
+static void
+signal_quiet(struct green_rt *rt)
+{
+	atomic_fetch_add(&rt->quiet_seq, 1);
+	green__futex_wake(&rt->quiet_seq, INT_MAX);
+}
+
+/*
+ * Nothing to run: park this worker until woken (or until the earliest
+ * timer when it becomes the timer waiter).
+ */
+static void
+idle_park(struct green_worker *w)
+{
+	struct green_rt *rt = green__rt;
+	int64_t deadline = -1;
+	bool all_idle;
+
+	pthread_mutex_lock(&rt->idle_lock);
+	idle_push(rt, w);
+	all_idle = rt->nidle == rt->nworkers;
+	pthread_mutex_unlock(&rt->idle_lock);
+
+	if (w->spinning) {
+		w->spinning = false;
+		/* seq_cst, then look again: work pushed by someone who saw us
+		 * still spinning (and so woke nobody) is found here */
+		atomic_fetch_sub(&rt->nspinning, 1);
+		if (any_work()) {
+			pthread_mutex_lock(&rt->idle_lock);
+			idle_remove(rt, w);
+			pthread_mutex_unlock(&rt->idle_lock);
+			w->spinning = true;
+			atomic_fetch_add(&rt->nspinning, 1);
+			return;
+		}
+	}
+
+	pthread_mutex_lock(&rt->timer_lock);
+	if (rt->nheap > 0 && rt->timer_waiter == NULL) {
+		rt->timer_waiter = w;
+		deadline = rt->heap[0]->deadline;
+	}
+	pthread_mutex_unlock(&rt->timer_lock);
+	if (all_idle && deadline < 0)
+		signal_quiet(rt);
+
+	while (atomic_load(&w->wakeword) == 0 && !atomic_load(&rt->stopping))
+		if (green__futex_wait(&w->wakeword, 0, deadline) == -ETIMEDOUT)
+			break;
+	atomic_store(&w->wakeword, 0);
+
+	if (deadline >= 0) {
+		pthread_mutex_lock(&rt->timer_lock);
+		if (rt->timer_waiter == w)
+			rt->timer_waiter = NULL;
+		pthread_mutex_unlock(&rt->timer_lock);
+	}
+	pthread_mutex_lock(&rt->idle_lock);
+	if (!idle_remove(rt, w))
+		w->spinning = true; /* a waker took us off and counted us */
+	pthread_mutex_unlock(&rt->idle_lock);
+}
+
+/* Block until there is a task for w; NULL when the runtime stops. */
+static struct green_task *
+find_runnable(struct green_worker *w)
+{
+	struct green_rt *rt = green__rt;
+	struct green_task *t;
+
+	for (;;) {
+		if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+			if (w->spinning) {
+				w->spinning = false;
+				atomic_fetch_sub(&rt->nspinning, 1);
+			}
+			return NULL;
+		}
+		if (green__timer_next() >= 0)
+			green__timers_run(green_now());
+		if ((t = green__runq_pop(w)) != NULL ||
+		    (t = green__globq_pop(w, SIZE_MAX)) != NULL)
+			goto found;
+		if (w->spinning ||
+		    2 * atomic_load(&rt->nspinning) <
+			    rt->nworkers - atomic_load(&rt->nidle_hint)) {
+			if (!w->spinning) {
+				w->spinning = true;
+				atomic_fetch_add(&rt->nspinning, 1);
+			}
+			if ((t = steal_work(w)) != NULL)
+				goto found;
+		}
+		idle_park(w);
+	}
+found:
+	if (w->spinning)
+		stop_spinning(w);
+	return t;
+}
+
+/* Every signal but the synchronous ones, which must reach the faulting
+ * thread (the overflow and crash reports need them). */
+static void
+async_signals(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGTRAP);
+	sigdelset(set, SIGSYS);
+	sigdelset(set, SIGABRT);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct green_worker *w = arg;
+	struct green_task *t;
+
+	tls_worker = w;
+	green__diag_thread_init(w);
+	while ((t = find_runnable(w)) != NULL) {
+		green__sched_prepare(w, t);
+		w->current = t;
+		green__switch(&w->sched_ctx, &t->ctx);
+		run_after(w);
+	}
+	green__diag_thread_fini(w);
+	tls_worker = NULL;
+	return NULL;
+}
+
+/* --- life ---------------------------------------------------------------- */
+
+/* Returns 0 and the worker count, or -EINVAL. */
+static int
+worker_count(const green_config_t *cfg, unsigned *n)
+{
+	const char *env = getenv("GREEN_WORKERS");
+	long cpus;
+
+	if (cfg != NULL && cfg->workers != 0) {
+		*n = cfg->workers;
+	} else if (env != NULL && *env != '\0') {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(env, &end, 10);
+		if (errno != 0 || *end != '\0' || v == 0 ||
+		    v > GREEN_MAX_WORKERS || env[0] == '-')
+			return -EINVAL;
+		*n = (unsigned)v;
+	} else {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		*n = cpus > 0 ? (unsigned)cpus : 1;
+		if (*n > GREEN_MAX_WORKERS)
+			*n = GREEN_MAX_WORKERS;
+	}
+	return *n > GREEN_MAX_WORKERS ? -EINVAL : 0;
+}
+
+size_t
+green__round_stack(size_t size)
+{
+	size_t page = green__stack_guard();
+
+	return (size + page - 1) & ~(page - 1);
+}
+
+static int
+check_config(const green_config_t *cfg)
+{
+	if (cfg == NULL)
+		return 0;
+	if (cfg->stack_kind == GREEN_STACK_SEGMENTED)
+		return -ENOTSUP;
+	if (cfg->stack_kind != GREEN_STACK_DEFAULT &&
+	    cfg->stack_kind != GREEN_STACK_FIXED)
+		return -EINVAL;
+	if (cfg->stack_size != 0 && (cfg->stack_size < GREEN_MIN_STACK ||
+				     cfg->stack_size > GREEN_MAX_STACK))
+		return -EINVAL;
+	if (cfg->trace_path != NULL)
+		return -ENOTSUP;
+	return 0;
+}
+
+static void
+rt_free(struct green_rt *rt)
+{
+	green__free(rt->workers, rt->nworkers * sizeof(*rt->workers));
+	green__free(rt->heap, rt->capheap * sizeof(*rt->heap));
+	pthread_mutex_destroy(&rt->gq_lock);
+	pthread_mutex_destroy(&rt->idle_lock);
+	pthread_mutex_destroy(&rt->timer_lock);
+	pthread_mutex_destroy(&rt->slab_lock);
+	pthread_mutex_destroy(&rt->stack_lock);
+	green__free(rt, sizeof(*rt));
+}
+
+static void
+stop_workers(struct green_rt *rt, unsigned n)
+{
+	atomic_store(&rt->stopping, true);
+	for (unsigned i = 0; i < n; i++) {
+		atomic_store(&rt->workers[i].wakeword, 1);
+		green__futex_wake(&rt->workers[i].wakeword, 1);
+	}
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(rt->workers[i].thread, NULL);
+}
+
+int
+green_init(const green_config_t *cfg)
+{
+	struct green_rt *rt;
+	unsigned n;
+	int err;
+
+	if ((err = check_config(cfg)) != 0 || (err = worker_count(cfg, &n)))
+		return err;
+	pthread_mutex_lock(&life_lock);
+	if (green__rt != NULL) {
+		pthread_mutex_unlock(&life_lock);
+		return -EBUSY;
+	}
+	rt = green__calloc(sizeof(*rt));
+	if (rt == NULL)
+		goto nomem;
+	rt->workers = green__calloc(n * sizeof(*rt->workers));
+	if (rt->workers == NULL) {
+		green__free(rt, sizeof(*rt));
+		goto nomem;
+	}
+	rt->nworkers = n;
+	rt->stack_size = green__round_stack(
+		cfg != NULL && cfg->stack_size ? cfg->stack_size
+					       : GREEN_DEFAULT_STACK);
+	pthread_mutex_init(&rt->gq_lock, NULL);
+	pthread_mutex_init(&rt->idle_lock, NULL);
+	pthread_mutex_init(&rt->timer_lock, NULL);
+	pthread_mutex_init(&rt->slab_lock, NULL);
+	pthread_mutex_init(&rt->stack_lock, NULL);
+	atomic_store(&rt->timer_next, INT64_MAX);
+	atomic_store(&rt->next_id, 1);
+	green__rt = rt;
+	green__diag_install();
+	for (unsigned i = 0; i < n; i++) {
+		struct green_worker *w = &rt->workers[i];
+		sigset_t async, old;
+		w->id = i;
+		w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
+		/* the worker inherits a mask with asynchronous signals blocked:
+		 * a handler would otherwise run on some task's stack */
+		async_signals(&async);
+		pthread_sigmask(SIG_BLOCK, &async, &old);
+		err = pthread_create(&w->thread, NULL, worker_main, w);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (err != 0) {
+			stop_workers(rt, i);
+			green__diag_uninstall();
+			green__rt = NULL;
+			rt_free(rt);
+			pthread_mutex_unlock(&life_lock);
+			return -EAGAIN;
+		}
+	}
+	pthread_mutex_unlock(&life_lock);
+	return 0;
+nomem:
+	pthread_mutex_unlock(&life_lock);
+	return -ENOMEM;
+}
+
+static uint64_t
+live_tasks(struct green_rt *rt)
+{
+	uint64_t spawned = atomic_load(&rt->foreign_spawned), exited = 0;
+
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		spawned += atomic_load_explicit(&rt->workers[i].nspawned,
+						memory_order_relaxed);
+		exited += atomic_load_explicit(&rt->workers[i].nexited,
+					       memory_order_relaxed);
+	}
+	return spawned - exited;
+}
+
+/*
+ * Under idle_lock with every worker parked: 0 when no task is left,
+ * -EDEADLK when tasks are left but nothing can ever wake one, 1 otherwise.
+ * The workers' counters are stable here: each worker's last update came
+ * before it took idle_lock to park.
+ */
+static int
+quiet_state(struct green_rt *rt)
+{
+	bool timers;
+
+	if (rt->nidle != rt->nworkers || atomic_load(&rt->foreign_busy) != 0)
+		return 1;
+	if (live_tasks(rt) == 0)
+		return 0;
+	pthread_mutex_lock(&rt->timer_lock);
+	timers = rt->nheap > 0;
+	pthread_mutex_unlock(&rt->timer_lock);
+	if (timers || any_work())
+		return 1;
+	return -EDEADLK;
+}
+
+/* Wait until no task is left (0) or the rest are deadlocked (-EDEADLK). */
+static int
+wait_quiet(struct green_rt *rt)
+{
+	for (;;) {
+		uint32_t seq = atomic_load(&rt->quiet_seq);
+		int st;
+
+		pthread_mutex_lock(&rt->idle_lock);
+		st = quiet_state(rt);
+		if (st == -EDEADLK && !rt->deadlocked) {
+			rt->deadlocked = true;
+			green__deadlock_report();
+		}
+		pthread_mutex_unlock(&rt->idle_lock);
+		if (st <= 0)
+			return st;
+		green__futex_wait(&rt->quiet_seq, seq, -1);
+	}
+}
+
+/* Free the stacks of tasks abandoned in a deadlock. */
+static void
+drop_task_stack(struct green_task *t, void *arg)
+{
+	(void)arg;
+	if (t->magic == GREEN_TASK_MAGIC && t->stack != NULL) {
+		green__stack_put(NULL, t->stack);
+		t->stack = NULL;
+	}
+}
+
+int
+green_shutdown(void)
+{
+	struct green_rt *rt;
+	struct green_worker *w = green__worker();
+	int st;
+
+	if (w != NULL)
+		return -EPERM;
+	pthread_mutex_lock(&life_lock);
+	rt = green__rt;
+	if (rt == NULL) {
+		pthread_mutex_unlock(&life_lock);
+		return -EPERM;
+	}
+	st = wait_quiet(rt);
+	stop_workers(rt, rt->nworkers);
+	green__diag_uninstall();
+	green__task_foreach(drop_task_stack, NULL);
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		green__stack_pool_drain(&rt->workers[i]);
+	green__stack_global_drain();
+	green__task_slab_free_all();
+	green__rt = NULL;
+	rt_free(rt);
+	pthread_mutex_unlock(&life_lock);
+	return st;
+}
+
+struct run_main {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static void *
+run_main(void *p)
+{
+	struct run_main *m = p;
+
+	m->fn(m->arg);
+	return NULL;
+}
+
+int
+green_run(void (*fn)(void *), void *arg, const green_config_t *cfg)
+{
+	struct run_main m = { fn, arg };
+	green_attr_t attr = { .name = "main" };
+	int err;
+
+	if (fn == NULL)
+		return -EINVAL;
+	if ((err = green_init(cfg)) != 0)
+		return err;
+	err = green_spawn(NULL, &attr, run_main, &m);
+	if (err != 0) {
+		green_shutdown();
+		return err;
+	}
+	return green_shutdown();
+}
+
+int
+green_worker_id(void)
+{
+	struct green_worker *w = green__worker();
+
+	return w != NULL && w->current != NULL ? (int)w->id : -EPERM;
+}

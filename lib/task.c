@@ -1,0 +1,405 @@
+/*
+ * task.c - task life: spawn, run, exit, join, detach, cancel.
+ *
+ * Task structs are type-stable: they come from chunks that live until
+ * green_shutdown, recycled through per-worker free lists (Go's gFree).
+ * That keeps spawn off the allocator's slow paths, lets the deadlock report
+ * and debuggers walk every task, and lets green_join and green_detach
+ * recognise a handle that was already joined (until its struct is reused).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "green-internal.h"
+
+#define CHUNK_TASKS 64
+#define LOCAL_FREE_MAX 256 /* beyond this, half goes back to the slab */
+#define ID_BLOCK 64
+
+struct green_task_chunk {
+	struct green_task_chunk *next;
+	struct green_task tasks[CHUNK_TASKS];
+};
+
+/* Under slab_lock: a new chunk; all its tasks but the first go to *list. */
+static struct green_task *
+chunk_new(struct green_rt *rt, struct green_task **list, unsigned *n)
+{
+	struct green_task_chunk *c = green__calloc(sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->next = rt->chunks;
+	rt->chunks = c;
+	for (int i = CHUNK_TASKS - 1; i >= 1; i--) {
+		atomic_store_explicit(&c->tasks[i].magic, GREEN_TASK_FREED,
+				      memory_order_relaxed);
+		c->tasks[i].next = *list;
+		*list = &c->tasks[i];
+	}
+	*n += CHUNK_TASKS - 1;
+	return &c->tasks[0];
+}
+
+/* A task struct for w (NULL: a thread that is not a worker). */
+struct green_task *
+green__task_alloc(struct green_worker *w)
+{
+	struct green_rt *rt = green__rt;
+	struct green_task *t;
+	unsigned n = 0;
+
+	if (w != NULL && (t = w->free_tasks) != NULL) {
+		w->free_tasks = t->next;
+		w->nfree_tasks--;
+		return t;
+	}
+	pthread_mutex_lock(&rt->slab_lock);
+	if ((t = rt->free_tasks) != NULL) {
+		rt->free_tasks = t->next;
+		rt->nfree_tasks--;
+		/* refill the local list with a batch */
+		while (w != NULL && rt->free_tasks != NULL &&
+		       w->nfree_tasks < LOCAL_FREE_MAX / 4) {
+			struct green_task *x = rt->free_tasks;
+			rt->free_tasks = x->next;
+			rt->nfree_tasks--;
+			x->next = w->free_tasks;
+			w->free_tasks = x;
+			w->nfree_tasks++;
+		}
+	} else if (w != NULL) {
+		t = chunk_new(rt, &w->free_tasks, &w->nfree_tasks);
+	} else {
+		t = chunk_new(rt, &rt->free_tasks, &n);
+		rt->nfree_tasks += n;
+	}
+	pthread_mutex_unlock(&rt->slab_lock);
+	return t;
+}
+
+void
+green__task_free(struct green_worker *w, struct green_task *t)
+{
+	struct green_rt *rt = green__rt;
+
+	/* release: a racing (invalid) join sees FREED, not half a task */
+	atomic_store_explicit(&t->magic, GREEN_TASK_FREED, memory_order_release);
+	if (w != NULL && w->nfree_tasks < LOCAL_FREE_MAX) {
+		t->next = w->free_tasks;
+		w->free_tasks = t;
+		w->nfree_tasks++;
+		return;
+	}
+	pthread_mutex_lock(&rt->slab_lock);
+	t->next = rt->free_tasks;
+	rt->free_tasks = t;
+	rt->nfree_tasks++;
+	/* a worker's list that overflows gives half back */
+	while (w != NULL && w->nfree_tasks > LOCAL_FREE_MAX / 2) {
+		struct green_task *x = w->free_tasks;
+		w->free_tasks = x->next;
+		w->nfree_tasks--;
+		x->next = rt->free_tasks;
+		rt->free_tasks = x;
+		rt->nfree_tasks++;
+	}
+	pthread_mutex_unlock(&rt->slab_lock);
+}
+
+/* Call fn on every task struct ever allocated (live or free). */
+void
+green__task_foreach(void (*fn)(struct green_task *, void *), void *arg)
+{
+	struct green_rt *rt = green__rt;
+
+	pthread_mutex_lock(&rt->slab_lock);
+	for (struct green_task_chunk *c = rt->chunks; c != NULL; c = c->next)
+		for (int i = 0; i < CHUNK_TASKS; i++)
+			fn(&c->tasks[i], arg);
+	pthread_mutex_unlock(&rt->slab_lock);
+}
+
+void
+green__task_slab_free_all(void)
+{
+	struct green_rt *rt = green__rt;
+	struct green_task_chunk *c;
+
+	while ((c = rt->chunks) != NULL) {
+		rt->chunks = c->next;
+		green__free(c, sizeof(*c));
+	}
+	rt->free_tasks = NULL;
+	rt->nfree_tasks = 0;
+}
+
+static uint64_t
+next_id(struct green_rt *rt, struct green_worker *w)
+{
+	if (w == NULL)
+		return atomic_fetch_add(&rt->next_id, 1);
+	if (w->id_next == w->id_end) {
+		/* a block at a time: no shared cache line per spawn */
+		w->id_next = atomic_fetch_add(&rt->next_id, ID_BLOCK);
+		w->id_end = w->id_next + ID_BLOCK;
+	}
+	return w->id_next++;
+}
+
+static int
+check_attr(const green_attr_t *attr)
+{
+	if (attr == NULL)
+		return 0;
+	if (attr->stack_kind == GREEN_STACK_SEGMENTED)
+		return -ENOTSUP;
+	if (attr->stack_kind != GREEN_STACK_DEFAULT &&
+	    attr->stack_kind != GREEN_STACK_FIXED)
+		return -EINVAL;
+	if (attr->stack_size != 0 && (attr->stack_size < GREEN_MIN_STACK ||
+				      attr->stack_size > GREEN_MAX_STACK))
+		return -EINVAL;
+	return 0;
+}
+
+static void
+task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
+	  const green_attr_t *attr, void *(*fn)(void *), void *arg,
+	  bool detached)
+{
+	t->ctx.sp = NULL;
+	t->next = NULL;
+	atomic_store_explicit(&t->wake, 0, memory_order_relaxed);
+	t->stack = NULL;
+	t->fn = fn;
+	t->arg = arg;
+	t->result = NULL;
+	t->id = next_id(rt, w);
+	atomic_store_explicit(&t->cancelled, false, memory_order_relaxed);
+	atomic_store_explicit(&t->lock.held, false, memory_order_relaxed);
+	t->done = false;
+	t->detached = detached;
+	t->joining = false;
+	t->joiner = NULL;
+	t->foreign_joiner = NULL;
+	t->wait_reason = GREEN_WAIT_NONE;
+	t->wait_obj = NULL;
+	t->heap_index = SIZE_MAX;
+	t->stack_size = attr != NULL && attr->stack_size
+				? green__round_stack(attr->stack_size)
+				: rt->stack_size;
+	t->name[0] = '\0';
+	if (attr != NULL && attr->name != NULL)
+		strncat(t->name, attr->name, sizeof(t->name) - 1);
+	/* release: the fields above are complete before the task is seen
+	 * as live (queues publish it again with their own release) */
+	atomic_store_explicit(&t->magic, GREEN_TASK_MAGIC, memory_order_release);
+}
+
+int
+green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
+	    void *arg)
+{
+	struct green_rt *rt = green__rt;
+	struct green_worker *w;
+	struct green_task *t;
+	int err;
+
+	if (fn == NULL)
+		return -EINVAL;
+	if ((err = check_attr(attr)) != 0)
+		return err;
+	if (rt == NULL || atomic_load(&rt->stopping))
+		return -EPERM;
+	w = green__worker();
+	if (w == NULL) {
+		/* seq_cst: the deadlock check sees us busy before it could
+		 * see an empty queue */
+		atomic_fetch_add(&rt->foreign_busy, 1);
+	}
+	t = green__task_alloc(w);
+	if (t == NULL) {
+		if (w == NULL)
+			atomic_fetch_sub(&rt->foreign_busy, 1);
+		return -ENOMEM;
+	}
+	task_init(rt, w, t, attr, fn, arg, tp == NULL);
+	if (tp != NULL)
+		*tp = t;
+	if (w != NULL) {
+		/* relaxed: only this worker writes it; read at quiescence */
+		atomic_store_explicit(&w->nspawned, w->nspawned + 1,
+				      memory_order_relaxed);
+		green__ready(t);
+	} else {
+		atomic_fetch_add(&rt->foreign_spawned, 1);
+		green__globq_push(t, t, 1);
+		green__wake_worker();
+		atomic_fetch_sub(&rt->foreign_busy, 1);
+	}
+	return 0;
+}
+
+static void
+after_exit(struct green_worker *w, struct green_task *t)
+{
+	green__stack_put(w, w->after_stack);
+	w->after_stack = NULL;
+	if (t != NULL)
+		green__task_free(w, t);
+}
+
+/* The running task t returned from its entry function. */
+_Noreturn void
+green__task_exit(struct green_task *t)
+{
+	struct green_worker *w = green__worker();
+	bool detached;
+
+	w->after_stack = t->stack;
+	t->stack = NULL;
+	t->ctx.sp = NULL;
+	green__spin_lock(&t->lock);
+	t->done = true;
+	detached = t->detached;
+	/* wake under the lock: the joiner unlists itself under it, so this
+	 * is still the park we mean (park.c) */
+	if (t->joiner != NULL)
+		green__wake(t->joiner, 0);
+	if (t->foreign_joiner != NULL) {
+		atomic_store(t->foreign_joiner, 1);
+		green__futex_wake(t->foreign_joiner, 1);
+	}
+	green__spin_unlock(&t->lock);
+	/* t may be freed by its joiner from here on */
+	atomic_store_explicit(&w->nexited, w->nexited + 1, memory_order_relaxed);
+	green__leave(w, detached ? t : NULL, after_exit);
+}
+
+static void
+unlock_spin(void *l)
+{
+	green__spin_unlock(l);
+}
+
+/* Under t->lock, returns with it held: block this OS thread for t. */
+static int
+join_foreign(struct green_task *t, int64_t deadline)
+{
+	_Atomic uint32_t woken = 0;
+	int r = 0;
+
+	t->foreign_joiner = &woken;
+	green__spin_unlock(&t->lock);
+	while (atomic_load(&woken) == 0 && r == 0)
+		r = green__futex_wait(&woken, 0, deadline);
+	green__spin_lock(&t->lock);
+	t->foreign_joiner = NULL;
+	return r;
+}
+
+static bool
+is_task(struct green_task *t)
+{
+	return t != NULL && atomic_load_explicit(&t->magic,
+						 memory_order_acquire) ==
+				    GREEN_TASK_MAGIC;
+}
+
+int
+green_join(green_task_t *t, void **result, int64_t deadline)
+{
+	struct green_worker *w = green__worker();
+	struct green_task *self = w != NULL ? w->current : NULL;
+	int r = 0;
+
+	if (green__rt == NULL)
+		return -EPERM;
+	if (!is_task(t) || deadline < -1)
+		return -EINVAL;
+	if (t == self)
+		return -EDEADLK;
+	green__spin_lock(&t->lock);
+	if (t->detached || t->joining) {
+		green__spin_unlock(&t->lock);
+		return -EINVAL;
+	}
+	if (!t->done) {
+		if (deadline == 0) {
+			green__spin_unlock(&t->lock);
+			return -ETIMEDOUT;
+		}
+		t->joining = true;
+		if (self != NULL) {
+			t->joiner = self;
+			r = green__park(self, GREEN_WAIT_JOIN, t, unlock_spin,
+					&t->lock, deadline);
+			green__spin_lock(&t->lock);
+			t->joiner = NULL;
+		} else {
+			r = join_foreign(t, deadline);
+		}
+		t->joining = false;
+		if (!t->done) {
+			green__spin_unlock(&t->lock);
+			return r != 0 ? r : -ETIMEDOUT;
+		}
+	}
+	if (result != NULL)
+		*result = t->result;
+	green__spin_unlock(&t->lock);
+	/* the worker may have changed while we were parked */
+	w = green__worker();
+	green__task_free(w, t);
+	return 0;
+}
+
+int
+green_detach(green_task_t *t)
+{
+	bool done;
+
+	if (green__rt == NULL)
+		return -EPERM;
+	if (!is_task(t))
+		return -EINVAL;
+	green__spin_lock(&t->lock);
+	if (t->detached || t->joining) {
+		green__spin_unlock(&t->lock);
+		return -EINVAL;
+	}
+	t->detached = true;
+	done = t->done;
+	green__spin_unlock(&t->lock);
+	if (done)
+		green__task_free(green__worker(), t);
+	return 0;
+}
+
+int
+green_cancel(green_task_t *t)
+{
+	if (green__rt == NULL)
+		return -EPERM;
+	if (!is_task(t))
+		return -EINVAL;
+	/* seq_cst: pairs with green__park's ARMED store and flag load */
+	atomic_store(&t->cancelled, true);
+	green__wake(t, -ECANCELED);
+	return 0;
+}
+
+green_task_t *
+green_self(void)
+{
+	struct green_worker *w = green__worker();
+
+	return w != NULL ? w->current : NULL;
+}
+
+uint64_t
+green_task_id(const green_task_t *t)
+{
+	return t != NULL ? t->id : 0;
+}

@@ -1,0 +1,72 @@
+#!/bin/bash
+# tests/symbols.sh - libgreen.so exports only public green_* names and has a
+# libgreen.so.* SONAME.  Run by automake's test harness, which exports
+# top_builddir.  Exit status: 0 pass, 1 fail, 99 hard error.
+
+set -u
+
+builddir=${top_builddir:-.}
+so="$builddir/lib/.libs/libgreen.so"
+
+if [ ! -e "$so" ]; then
+	echo "symbols.sh: $so not found; build the library first" >&2
+	exit 99
+fi
+
+fail=0
+
+# Version nodes from the version script (LIBGREEN_0 ...) show up in the
+# dynamic symbol table as absolute symbols; they are not leaks.
+if ! verdefs=$(readelf -V -W "$so"); then
+	echo "symbols.sh: readelf -V failed on $so" >&2
+	exit 99
+fi
+verdefs=$(printf '%s\n' "$verdefs" | awk '
+	/^Version definition section/ { on = 1; next }
+	/^Version/ { on = 0 }
+	on && /Name:/ && !/Flags: BASE/ { print $NF }')
+
+if ! syms=$(nm -D --defined-only "$so"); then
+	echo "symbols.sh: nm -D failed on $so" >&2
+	exit 99
+fi
+# Lines are "VALUE TYPE NAME[@[@]VERSION]".
+list=$(printf '%s\n' "$syms" | awk -v verdefs="$verdefs" '
+	BEGIN { n = split(verdefs, v, "\n"); for (i = 1; i <= n; i++) isver[v[i]] = 1 }
+	NF >= 3 {
+		name = $3; sub(/@.*/, "", name)
+		if ($2 == "A" && (name in isver))
+			next
+		print $2, name
+	}')
+
+if [ -z "$list" ]; then
+	echo "FAIL: $so exports no symbols"
+	fail=1
+else
+	leaks=$(printf '%s\n' "$list" | awk '$2 !~ /^green_[a-z]/')
+	if [ -n "$leaks" ]; then
+		echo "FAIL: $so exports symbols outside the public green_* API (type name):"
+		printf '%s\n' "$leaks" | sed 's/^/  /'
+		fail=1
+	else
+		echo "ok: $(printf '%s\n' "$list" | wc -l) exported symbols, all green_[a-z]*"
+	fi
+fi
+
+soname=$(readelf -d -W "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+case $soname in
+libgreen.so*)
+	echo "ok: SONAME $soname"
+	;;
+"")
+	echo "FAIL: $so has no SONAME"
+	fail=1
+	;;
+*)
+	echo "FAIL: $so has SONAME '$soname', expected libgreen.so.*"
+	fail=1
+	;;
+esac
+
+exit "$fail"
