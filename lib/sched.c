@@ -656,7 +656,8 @@ green_shutdown(void)
 	st = wait_quiet(rt);
 	stop_workers(rt, rt->nworkers);
 	green__diag_uninstall();
-	green__task_foreach(drop_task_stack, NULL);
+	if (st == -EDEADLK)
+		green__task_foreach(drop_task_stack, NULL);
 	for (unsigned i = 0; i < rt->nworkers; i++)
 		green__stack_pool_drain(&rt->workers[i]);
 	green__stack_global_drain();
