@@ -288,7 +288,10 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 		/* relaxed: only this worker writes it; read at quiescence */
 		atomic_store_explicit(&w->nspawned, w->nspawned + 1,
 				      memory_order_relaxed);
-		green__ready(t);
+		green__runq_push_lifo(w, t);
+		/* unlike a wake-up, a spawn is new work that may run in
+		 * parallel: offer it to an idle worker at once (Go's newproc) */
+		green__wake_worker();
 	} else {
 		atomic_fetch_add(&rt->foreign_spawned, 1);
 		green__globq_push(t, t, 1);

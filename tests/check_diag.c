@@ -1,1 +1,373 @@
-int main(void){return 77;}
+/*
+ * check_diag.c - the runtime's reports: deadlock and stack overflow, and
+ * that a fault which is not an overflow keeps its default action.
+ *
+ * Every test runs the runtime in a child it forks itself (run_forked), with
+ * the child's stderr captured: the child deadlocks or dies on purpose.
+ * This binary is linked -rdynamic so that dladdr() can name the entry
+ * functions below; they are non-static and, since the tests are compiled
+ * with -fvisibility=hidden, explicitly visible.
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "testutil.h"
+
+#define TIMEOUT 30
+#define VISIBLE __attribute__((visibility("default"), noinline))
+
+/* Exit codes of the children. */
+#define CHILD_OK 0
+#define CHILD_WRONG_RC 1
+#define CHILD_SETUP 2
+#define CHILD_SURVIVED 3
+
+#define OUT_MAX 16384
+
+/* Run child(arg) forked; on return out holds its stderr. */
+static void
+fork_child(int (*child)(void *), void *arg, int *status, char *out)
+{
+	ck_assert_int_eq(run_forked(child, arg, status, out, OUT_MAX), 0);
+}
+
+#define assert_exit_ok(status, out)                                            \
+	do {                                                                   \
+		char st_[64];                                                  \
+		ck_assert_msg(WIFEXITED(status) &&                             \
+				      WEXITSTATUS(status) == CHILD_OK,         \
+			      "child %s; stderr:\n%s",                         \
+			      describe_status(status, st_, sizeof(st_)), out); \
+	} while (0)
+
+#define assert_has(out, s)                                                     \
+	ck_assert_msg(strstr(out, s) != NULL, "no \"%s\" in stderr:\n%s", s,   \
+		      out)
+
+/* --- deadlock: two tasks join each other ------------------------------- */
+
+static green_task_t *_Atomic alpha_h, *_Atomic beta_h;
+static atomic_int joining;
+
+VISIBLE void *
+deadlock_alpha(void *arg)
+{
+	(void)arg;
+	/* both handles are published before either joins */
+	green_sleep(green_now() + GREEN_MSEC(20));
+	atomic_fetch_add(&joining, 1);
+	return (void *)(intptr_t)green_join(atomic_load(&beta_h), NULL, -1);
+}
+
+VISIBLE void *
+deadlock_beta(void *arg)
+{
+	(void)arg;
+	green_sleep(green_now() + GREEN_MSEC(20));
+	atomic_fetch_add(&joining, 1);
+	return (void *)(intptr_t)green_join(atomic_load(&alpha_h), NULL, -1);
+}
+
+/*
+ * The main task joins alpha too, but only once alpha and beta are in their
+ * joins: a second join on a task is -EINVAL, so joining alpha earlier would
+ * make beta's join fail and break the cycle.
+ */
+static void
+cycle_main(void *arg)
+{
+	green_attr_t a = { .name = "alpha" }, b = { .name = "beta" };
+	green_task_t *t;
+	int *main_join = arg;
+
+	if (green_spawn(&t, &a, deadlock_alpha, NULL) != 0)
+		_exit(CHILD_SETUP);
+	atomic_store(&alpha_h, t);
+	if (green_spawn(&t, &b, deadlock_beta, NULL) != 0)
+		_exit(CHILD_SETUP);
+	atomic_store(&beta_h, t);
+	while (atomic_load(&joining) < 2)
+		green_sleep(green_now() + GREEN_MSEC(1));
+	green_sleep(green_now() + GREEN_MSEC(20));
+	*main_join = green_join(atomic_load(&alpha_h), NULL, -1);
+}
+
+static int
+cycle_child(void *arg)
+{
+	green_config_t cfg = { .workers = 2 };
+	int r, main_join = 1;
+
+	(void)arg;
+	r = green_run(cycle_main, &main_join, &cfg);
+	fprintf(stderr, "test: green_run = %d, main's join = %d\n", r,
+		main_join);
+	if (main_join != -EINVAL)
+		return CHILD_SETUP;
+	return r == -EDEADLK ? CHILD_OK : CHILD_WRONG_RC;
+}
+
+START_TEST(test_green_run_join_cycle_returns_edeadlk_and_reports)
+{
+	char out[OUT_MAX];
+	int status;
+
+	fork_child(cycle_child, NULL, &status, out);
+	assert_exit_ok(status, out);
+	assert_has(out, "deadlock");
+	assert_has(out, "\"alpha\"");
+	assert_has(out, "\"beta\"");
+	assert_has(out, "join");
+	/* entry functions are named (found by dladdr) */
+	assert_has(out, "deadlock_alpha");
+	assert_has(out, "deadlock_beta");
+}
+END_TEST
+
+/* --- deadlock: one task sleeping forever ------------------------------- */
+
+static void
+sleep_forever_main(void *arg)
+{
+	(void)arg;
+	green_sleep(GREEN_FOREVER);
+}
+
+static int
+sleep_child(void *arg)
+{
+	green_config_t cfg = { .workers = 2 };
+	int r;
+
+	(void)arg;
+	r = green_run(sleep_forever_main, NULL, &cfg);
+	fprintf(stderr, "test: green_run = %d\n", r);
+	return r == -EDEADLK ? CHILD_OK : CHILD_WRONG_RC;
+}
+
+START_TEST(test_green_run_sleep_forever_returns_edeadlk_and_reports)
+{
+	char out[OUT_MAX];
+	int status;
+
+	fork_child(sleep_child, NULL, &status, out);
+	assert_exit_ok(status, out);
+	assert_has(out, "deadlock");
+	assert_has(out, "\"main\"");
+	assert_has(out, "sleep");
+}
+END_TEST
+
+/* --- deadlock seen by green_shutdown; the runtime is torn down anyway -- */
+
+VISIBLE void *
+lonely_sleeper(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)green_sleep(GREEN_FOREVER);
+}
+
+static void *
+ret_arg(void *arg)
+{
+	return arg;
+}
+
+static int
+shutdown_child(void *arg)
+{
+	green_attr_t attr = { .name = "lonely" };
+	green_task_t *t, *u;
+	void *res = NULL;
+	int r;
+
+	(void)arg;
+	if (green_init(NULL) != 0 ||
+	    green_spawn(&t, &attr, lonely_sleeper, NULL) != 0)
+		return CHILD_SETUP;
+	r = green_shutdown();
+	fprintf(stderr, "test: green_shutdown = %d\n", r);
+	if (r != -EDEADLK)
+		return CHILD_WRONG_RC;
+	/* torn down: no runtime; a new one works */
+	if (green_shutdown() != -EPERM)
+		return CHILD_WRONG_RC;
+	if (green_init(NULL) != 0 ||
+	    green_spawn(&u, NULL, ret_arg, (void *)5) != 0 ||
+	    green_join(u, &res, -1) != 0 || res != (void *)5 ||
+	    green_shutdown() != 0)
+		return CHILD_SETUP;
+	return CHILD_OK;
+}
+
+START_TEST(test_green_shutdown_deadlocked_returns_edeadlk_and_reports)
+{
+	char out[OUT_MAX];
+	int status;
+
+	fork_child(shutdown_child, NULL, &status, out);
+	assert_exit_ok(status, out);
+	assert_has(out, "deadlock");
+	assert_has(out, "\"lonely\"");
+	assert_has(out, "lonely_sleeper");
+	assert_has(out, "sleep");
+}
+END_TEST
+
+/* --- stack overflow ---------------------------------------------------- */
+
+/* Far deeper than any stack: the compiler cannot prove the recursion
+ * infinite (-Winfinite-recursion), yet it never ends in practice. */
+static volatile int max_depth = 1 << 30;
+
+/* Not a tail call: the frame is used after the recursive call returns. */
+__attribute__((noinline, noipa)) static int
+recurse(int depth)
+{
+	volatile char buf[256];
+	int r = 0;
+
+	buf[0] = (char)depth;
+	buf[sizeof(buf) - 1] = (char)depth;
+	if (depth < max_depth)
+		r = recurse(depth + 1);
+	__asm__ volatile("" ::: "memory");
+	return r + buf[0] + buf[sizeof(buf) - 1];
+}
+
+VISIBLE void *
+overflow_entry(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)recurse(0);
+}
+
+static void
+overflow_main(void *arg)
+{
+	green_attr_t attr = { .name = "deep" };
+	green_task_t *t;
+
+	(void)arg;
+	if (green_spawn(&t, &attr, overflow_entry, NULL) != 0)
+		_exit(CHILD_SETUP);
+	green_join(t, NULL, -1);
+}
+
+static int
+overflow_child(void *arg)
+{
+	green_config_t cfg = { .workers = 2 };
+
+	(void)arg;
+	green_run(overflow_main, NULL, &cfg);
+	return CHILD_SURVIVED;
+}
+
+START_TEST(test_green_spawn_stack_overflow_reports_and_aborts)
+{
+	char out[OUT_MAX], st[64];
+	int status;
+
+	fork_child(overflow_child, NULL, &status, out);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "child %s, expected SIGABRT; stderr:\n%s",
+		      describe_status(status, st, sizeof(st)), out);
+	assert_has(out, "overflowed");
+	assert_has(out, "\"deep\"");
+	assert_has(out, "overflow_entry");
+}
+END_TEST
+
+/* --- a fault that is not an overflow ----------------------------------- */
+
+VISIBLE void *
+null_writer(void *arg)
+{
+	volatile int *volatile p = arg;
+
+	*p = 1;
+	return NULL;
+}
+
+static void
+segv_main(void *arg)
+{
+	green_attr_t attr = { .name = "faulty" };
+	green_task_t *t;
+
+	(void)arg;
+	if (green_spawn(&t, &attr, null_writer, NULL) != 0)
+		_exit(CHILD_SETUP);
+	green_join(t, NULL, -1);
+}
+
+static int
+segv_child(void *arg)
+{
+	green_config_t cfg = { .workers = 2 };
+
+	(void)arg;
+	green_run(segv_main, NULL, &cfg);
+	return CHILD_SURVIVED;
+}
+
+START_TEST(test_green_spawn_null_write_dies_by_sigsegv)
+{
+	char out[OUT_MAX], st[64];
+	int status;
+
+	fork_child(segv_child, NULL, &status, out);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+		      "child %s, expected SIGSEGV; stderr:\n%s",
+		      describe_status(status, st, sizeof(st)), out);
+	ck_assert_msg(strstr(out, "overflowed") == NULL,
+		      "a NULL write was reported as an overflow:\n%s", out);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------- */
+
+static Suite *
+diag_suite(void)
+{
+	Suite *s = suite_create("diag");
+	TCase *tc;
+
+	tc = tcase_create("green_run");
+	tcase_set_timeout(tc, TIMEOUT);
+	tcase_add_checked_fixture(tc, tfail_reset, NULL);
+	tcase_add_test(tc,
+		       test_green_run_join_cycle_returns_edeadlk_and_reports);
+	tcase_add_test(
+		tc, test_green_run_sleep_forever_returns_edeadlk_and_reports);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("green_shutdown");
+	tcase_set_timeout(tc, TIMEOUT);
+	tcase_add_checked_fixture(tc, tfail_reset, NULL);
+	tcase_add_test(
+		tc, test_green_shutdown_deadlocked_returns_edeadlk_and_reports);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("green_spawn");
+	tcase_set_timeout(tc, TIMEOUT);
+	tcase_add_checked_fixture(tc, tfail_reset, NULL);
+	tcase_add_test(tc, test_green_spawn_stack_overflow_reports_and_aborts);
+	tcase_add_test(tc, test_green_spawn_null_write_dies_by_sigsegv);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(diag_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

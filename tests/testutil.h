@@ -2,9 +2,11 @@
  * testutil.h - helpers shared by the check_<subsystem> runners.
  *
  * Everything here is static: each runner is one translation unit.  The
- * helpers report problems by return value, not by ck_assert, so they can
- * also be used in a child process forked by the test itself, where a
- * failed assertion would talk to the wrong check process.
+ * helpers above the fixtures report problems by return value, not by
+ * ck_assert, so they can also be used in a child process forked by the test
+ * itself (where a failed assertion would talk to the wrong check process)
+ * and in tasks (see tfail).  Only the fixtures, tfail_check and run_in_task
+ * assert, and only on the test's own thread.
  */
 #ifndef GREEN_TESTUTIL_H
 #define GREEN_TESTUTIL_H
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,8 +70,7 @@ cpu_time_ns(void)
 
 	if (getrusage(RUSAGE_SELF, &ru) != 0)
 		return -1;
-	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-		       1000000000 +
+	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
 	       ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
@@ -170,12 +172,95 @@ run_task(void *(*fn)(void *), void *arg, int *err)
 	return r == 0 ? res : NULL;
 }
 
+/*
+ * Failures inside tasks.  ck_assert must not run on a worker thread (it
+ * would exit the process from a task stack), so task code records the first
+ * failed check here and the test thread reports it with tfail_check() after
+ * a join (which orders the record before the read).
+ */
+static struct {
+	atomic_int n;
+	int line;
+	char what[200];
+} tfail;
+
+static inline void
+tfail_reset(void)
+{
+	atomic_store(&tfail.n, 0);
+	tfail.line = 0;
+	tfail.what[0] = '\0';
+}
+
+static inline void __attribute__((format(printf, 2, 3)))
+tfail_record(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_fetch_add(&tfail.n, 1) != 0)
+		return;
+	tfail.line = line;
+	va_start(ap, fmt);
+	vsnprintf(tfail.what, sizeof(tfail.what), fmt, ap);
+	va_end(ap);
+}
+
+/* Non-fatal check in a task. */
+#define T_CHECK(c)                                                             \
+	do {                                                                   \
+		if (!(c))                                                      \
+			tfail_record(__LINE__, "%s", #c);                      \
+	} while (0)
+#define T_CHECK_INT_EQ(x, y)                                                   \
+	do {                                                                   \
+		long long x_ = (x), y_ = (y);                                  \
+		if (x_ != y_)                                                  \
+			tfail_record(__LINE__, "%s == %s (%lld != %lld)", #x,  \
+				     #y, x_, y_);                              \
+	} while (0)
+/* Fatal check in a task function returning void *: the task returns NULL. */
+#define T_REQUIRE(c)                                                           \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			tfail_record(__LINE__, "%s", #c);                      \
+			return NULL;                                           \
+		}                                                              \
+	} while (0)
+#define T_REQUIRE_INT_EQ(x, y)                                                 \
+	do {                                                                   \
+		long long x_ = (x), y_ = (y);                                  \
+		if (x_ != y_) {                                                \
+			tfail_record(__LINE__, "%s == %s (%lld != %lld)", #x,  \
+				     #y, x_, y_);                              \
+			return NULL;                                           \
+		}                                                              \
+	} while (0)
+
+#define tfail_check()                                                          \
+	ck_assert_msg(atomic_load(&tfail.n) == 0,                              \
+		      "%d failed check(s) in tasks; first at line %d: %s",     \
+		      atomic_load(&tfail.n), tfail.line, tfail.what)
+
+/* Run fn(arg) as a task, join it from the test thread, report failures
+ * recorded in tasks, and return fn's result. */
+#define run_in_task(fn, arg)                                                   \
+	({                                                                     \
+		int err_;                                                      \
+		void *res_ = run_task((fn), (arg), &err_);                     \
+		ck_assert_msg(err_ == 0,                                       \
+			      "spawn/join of the test task: %d (%s)", err_,    \
+			      green_strerror(err_));                           \
+		tfail_check();                                                 \
+		res_;                                                          \
+	})
+
 /* Start a runtime with n workers (checked fixtures call this). */
 static inline void
 init_workers(unsigned n)
 {
 	green_config_t cfg = { .workers = n };
 
+	tfail_reset();
 	ck_assert_int_eq(green_init(&cfg), 0);
 }
 
