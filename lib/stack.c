@@ -19,8 +19,8 @@
 
 #include "green-internal.h"
 
-#define WORKER_CACHE 16	 /* default-size stacks kept per worker */
-#define GLOBAL_POOL 256	 /* and in the global pool */
+#define WORKER_CACHE 64	 /* default-size stacks kept per worker */
+#define GLOBAL_POOL 1024 /* and in the global pool */
 
 static size_t page_size;
 
