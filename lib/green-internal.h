@@ -63,6 +63,8 @@ void green__stack_pool_drain(struct green_worker *w);
 void green__stack_global_drain(void);
 void *green__stack_top(struct green_stack *s);
 size_t green__stack_guard(void);
+int green__stack_check(int kind, size_t size);
+size_t green__round_stack(size_t size);
 
 /* --- tasks (task.c) ------------------------------------------------------- */
 /* Why a task waits: shown in the deadlock report (and later in traces). */
@@ -214,7 +216,6 @@ _Noreturn void green__task_exit(struct green_task *t);
 _Noreturn void green__leave(struct green_worker *w, struct green_task *t,
 			    green_after_fn after);
 struct green_task *green__find_local(struct green_worker *w);
-size_t green__round_stack(size_t size);
 void green__sched_prepare(struct green_worker *w, struct green_task *next);
 
 /* --- parking (park.c) ---------------------------------------------------- */

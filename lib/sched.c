@@ -105,6 +105,28 @@ green__find_local(struct green_worker *w)
 }
 
 /*
+ * Leave the running task: save its registers in *save, switch to next (or,
+ * when NULL, to the worker's loop), and have after(w, task) run on this
+ * worker once we are off the task's stack.
+ */
+static void
+switch_away(struct green_worker *w, struct green_ctx *save,
+	    struct green_task *task, green_after_fn after,
+	    struct green_task *next)
+{
+	w->after = after;
+	w->after_task = task;
+	if (next != NULL) {
+		green__sched_prepare(w, next);
+		w->current = next;
+		green__switch(save, &next->ctx);
+	} else {
+		w->current = NULL;
+		green__switch(save, &w->sched_ctx);
+	}
+}
+
+/*
  * Switch the running task cur away; after(w, cur) runs on this worker once
  * cur's registers are saved.  Returns when cur is resumed, on any worker.
  */
@@ -112,18 +134,7 @@ void
 green__schedule(struct green_worker *w, struct green_task *cur,
 		green_after_fn after)
 {
-	struct green_task *next = green__find_local(w);
-
-	w->after = after;
-	w->after_task = cur;
-	if (next != NULL) {
-		green__sched_prepare(w, next);
-		w->current = next;
-		green__switch(&cur->ctx, &next->ctx);
-	} else {
-		w->current = NULL;
-		green__switch(&cur->ctx, &w->sched_ctx);
-	}
+	switch_away(w, &cur->ctx, cur, after, green__find_local(w));
 	run_after(green__worker());
 }
 
@@ -132,18 +143,7 @@ green__schedule(struct green_worker *w, struct green_task *cur,
 _Noreturn void
 green__leave(struct green_worker *w, struct green_task *t, green_after_fn after)
 {
-	struct green_task *next = green__find_local(w);
-
-	w->after = after;
-	w->after_task = t;
-	if (next != NULL) {
-		green__sched_prepare(w, next);
-		w->current = next;
-		green__switch(&w->dead_ctx, &next->ctx);
-	} else {
-		w->current = NULL;
-		green__switch(&w->dead_ctx, &w->sched_ctx);
-	}
+	switch_away(w, &w->dead_ctx, t, after, green__find_local(w));
 	__builtin_unreachable();
 }
 
@@ -169,11 +169,7 @@ green_yield(void)
 		if ((next = green__globq_pop(w, 1)) == NULL)
 			return;
 	}
-	w->after = after_yield;
-	w->after_task = cur;
-	green__sched_prepare(w, next);
-	w->current = next;
-	green__switch(&cur->ctx, &next->ctx);
+	switch_away(w, &cur->ctx, cur, after_yield, next);
 	run_after(green__worker());
 }
 
@@ -456,27 +452,15 @@ worker_count(const green_config_t *cfg, unsigned *n)
 	return *n > GREEN_MAX_WORKERS ? -EINVAL : 0;
 }
 
-size_t
-green__round_stack(size_t size)
-{
-	size_t page = green__stack_guard();
-
-	return (size + page - 1) & ~(page - 1);
-}
-
 static int
 check_config(const green_config_t *cfg)
 {
+	int err;
+
 	if (cfg == NULL)
 		return 0;
-	if (cfg->stack_kind == GREEN_STACK_SEGMENTED)
-		return -ENOTSUP;
-	if (cfg->stack_kind != GREEN_STACK_DEFAULT &&
-	    cfg->stack_kind != GREEN_STACK_FIXED)
-		return -EINVAL;
-	if (cfg->stack_size != 0 && (cfg->stack_size < GREEN_MIN_STACK ||
-				     cfg->stack_size > GREEN_MAX_STACK))
-		return -EINVAL;
+	if ((err = green__stack_check(cfg->stack_kind, cfg->stack_size)))
+		return err;
 	if (cfg->trace_path != NULL)
 		return -ENOTSUP;
 	return 0;

@@ -32,6 +32,28 @@ green__stack_guard(void)
 	return page_size;
 }
 
+/* A requested stack size rounded up to whole pages. */
+size_t
+green__round_stack(size_t size)
+{
+	size_t page = green__stack_guard();
+
+	return (size + page - 1) & ~(page - 1);
+}
+
+/* A stack kind and size from green_config_t or green_attr_t: 0 or -E. */
+int
+green__stack_check(int kind, size_t size)
+{
+	if (kind == GREEN_STACK_SEGMENTED)
+		return -ENOTSUP; /* not built yet */
+	if (kind != GREEN_STACK_DEFAULT && kind != GREEN_STACK_FIXED)
+		return -EINVAL;
+	if (size != 0 && (size < GREEN_MIN_STACK || size > GREEN_MAX_STACK))
+		return -EINVAL;
+	return 0;
+}
+
 static struct green_stack *
 stack_map(size_t size)
 {

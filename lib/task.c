@@ -204,22 +204,6 @@ next_id(struct green_rt *rt, struct green_worker *w)
 	return w->id_next++;
 }
 
-static int
-check_attr(const green_attr_t *attr)
-{
-	if (attr == NULL)
-		return 0;
-	if (attr->stack_kind == GREEN_STACK_SEGMENTED)
-		return -ENOTSUP;
-	if (attr->stack_kind != GREEN_STACK_DEFAULT &&
-	    attr->stack_kind != GREEN_STACK_FIXED)
-		return -EINVAL;
-	if (attr->stack_size != 0 && (attr->stack_size < GREEN_MIN_STACK ||
-				      attr->stack_size > GREEN_MAX_STACK))
-		return -EINVAL;
-	return 0;
-}
-
 static void
 task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	  const green_attr_t *attr, void *(*fn)(void *), void *arg,
@@ -265,7 +249,8 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 
 	if (fn == NULL)
 		return -EINVAL;
-	if ((err = check_attr(attr)) != 0)
+	if (attr != NULL &&
+	    (err = green__stack_check(attr->stack_kind, attr->stack_size)))
 		return err;
 	if (rt == NULL || atomic_load(&rt->stopping))
 		return -EPERM;
