@@ -316,11 +316,14 @@ idle_park(struct green_worker *w)
 		 * still spinning (and so woke nobody) is found here */
 		atomic_fetch_sub(&rt->nspinning, 1);
 		if (any_work()) {
+			bool removed;
 			pthread_mutex_lock(&rt->idle_lock);
-			idle_remove(rt, w);
+			removed = idle_remove(rt, w);
 			pthread_mutex_unlock(&rt->idle_lock);
+			/* a waker that took us off the list counted us */
+			if (removed)
+				atomic_fetch_add(&rt->nspinning, 1);
 			w->spinning = true;
-			atomic_fetch_add(&rt->nspinning, 1);
 			return;
 		}
 	}
