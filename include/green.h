@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +79,91 @@ GREEN_EXPORT uint64_t green_task_id(const green_task_t *t);
 GREEN_EXPORT int green_worker_id(void);
 GREEN_EXPORT int64_t green_now(void);
 GREEN_EXPORT int green_sleep(int64_t deadline);
+
+/* --- Channels and select (green_chan_create(3), green_select(3)) --- */
+
+typedef struct green_chan green_chan_t; /* opaque */
+
+/* green_case_t.kind */
+#define GREEN_SEND 1	 /* send *elem on chan */
+#define GREEN_RECV 2	 /* receive into elem (NULL: discard) from chan */
+#define GREEN_FD_READ 3	 /* fd readable (needs the I/O layer: -ENOTSUP) */
+#define GREEN_FD_WRITE 4 /* fd writable (needs the I/O layer: -ENOTSUP) */
+
+typedef struct green_case {
+	int kind;	    /* GREEN_SEND, GREEN_RECV, GREEN_FD_READ, ... */
+	green_chan_t *chan; /* NULL: never ready (Go's nil channel) */
+	void *elem;	    /* send source / receive destination */
+	int fd;		    /* GREEN_FD_* cases */
+	int result;	    /* out: 0, or -EPIPE when chan is closed */
+} green_case_t;
+
+GREEN_EXPORT int green_chan_create(green_chan_t **ch, size_t elem_size,
+				   size_t capacity);
+GREEN_EXPORT int green_chan_send(green_chan_t *ch, const void *elem,
+				 int64_t deadline);
+GREEN_EXPORT int green_chan_recv(green_chan_t *ch, void *elem,
+				 int64_t deadline);
+GREEN_EXPORT int green_chan_close(green_chan_t *ch);
+GREEN_EXPORT int green_chan_destroy(green_chan_t *ch);
+GREEN_EXPORT ssize_t green_chan_len(const green_chan_t *ch);
+GREEN_EXPORT ssize_t green_chan_cap(const green_chan_t *ch);
+GREEN_EXPORT int green_select(green_case_t *cases, size_t n, int64_t deadline);
+
+/* --- Synchronisation: park the task, never the thread --- */
+/* Caller-allocated; the fields are private.  Zero-initialised (or the
+ * GREEN_*_INITIALIZER constant) is a valid unlocked / empty object. */
+
+struct green__waiter; /* private */
+
+typedef struct green_mutex {
+	int _lock;
+	int _locked;
+	struct green__waiter *_head, *_tail;
+} green_mutex_t;
+#define GREEN_MUTEX_INITIALIZER {0, 0, 0, 0}
+
+typedef struct green_cond {
+	int _lock;
+	struct green__waiter *_head, *_tail;
+} green_cond_t;
+#define GREEN_COND_INITIALIZER {0, 0, 0}
+
+typedef struct green_wg {
+	int _lock;
+	long _count;
+	struct green__waiter *_head, *_tail;
+} green_wg_t;
+#define GREEN_WG_INITIALIZER {0, 0, 0, 0}
+
+typedef struct green_sem {
+	int _lock;
+	long _count;
+	struct green__waiter *_head, *_tail;
+} green_sem_t;
+
+GREEN_EXPORT int green_mutex_init(green_mutex_t *m);
+GREEN_EXPORT int green_mutex_destroy(green_mutex_t *m);
+GREEN_EXPORT int green_mutex_lock(green_mutex_t *m, int64_t deadline);
+GREEN_EXPORT int green_mutex_trylock(green_mutex_t *m);
+GREEN_EXPORT int green_mutex_unlock(green_mutex_t *m);
+
+GREEN_EXPORT int green_cond_init(green_cond_t *c);
+GREEN_EXPORT int green_cond_destroy(green_cond_t *c);
+GREEN_EXPORT int green_cond_wait(green_cond_t *c, green_mutex_t *m,
+				 int64_t deadline);
+GREEN_EXPORT int green_cond_signal(green_cond_t *c);
+GREEN_EXPORT int green_cond_broadcast(green_cond_t *c);
+
+GREEN_EXPORT int green_wg_init(green_wg_t *wg);
+GREEN_EXPORT int green_wg_add(green_wg_t *wg, long n);
+GREEN_EXPORT int green_wg_done(green_wg_t *wg);
+GREEN_EXPORT int green_wg_wait(green_wg_t *wg, int64_t deadline);
+
+GREEN_EXPORT int green_sem_init(green_sem_t *s, long count);
+GREEN_EXPORT int green_sem_destroy(green_sem_t *s);
+GREEN_EXPORT int green_sem_acquire(green_sem_t *s, int64_t deadline);
+GREEN_EXPORT int green_sem_release(green_sem_t *s);
 
 /* Errors. */
 GREEN_EXPORT const char *green_strerror(int err);

@@ -162,6 +162,20 @@ wait_reason(enum green_wait r)
 		return "join";
 	case GREEN_WAIT_SLEEP:
 		return "sleep forever";
+	case GREEN_WAIT_CHAN_SEND:
+		return "chan send";
+	case GREEN_WAIT_CHAN_RECV:
+		return "chan recv";
+	case GREEN_WAIT_SELECT:
+		return "select";
+	case GREEN_WAIT_MUTEX:
+		return "mutex";
+	case GREEN_WAIT_COND:
+		return "cond";
+	case GREEN_WAIT_WG:
+		return "wait group";
+	case GREEN_WAIT_SEM:
+		return "semaphore";
 	case GREEN_WAIT_NONE:
 		break;
 	}

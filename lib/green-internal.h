@@ -8,6 +8,7 @@
 #define GREEN_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,25 +29,31 @@
 
 struct green_worker;
 
-/* --- spin lock: short critical sections only (task join/detach state) --- */
-typedef struct {
-	atomic_bool held;
-} green_spin_t;
-
+/*
+ * --- spin lock: short critical sections only ------------------------------
+ * A plain int so that the public sync objects can embed one (green.h).  A
+ * holder may be a preempted OS thread, so a waiter that spun for long
+ * yields its CPU.
+ */
 static inline void
-green__spin_lock(green_spin_t *l)
+green__spin_lock(int *l)
 {
 	/* acquire: the critical section's reads see the last holder's writes */
-	while (atomic_exchange_explicit(&l->held, true, memory_order_acquire))
-		while (atomic_load_explicit(&l->held, memory_order_relaxed))
-			__builtin_ia32_pause();
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+		for (int i = 0; __atomic_load_n(l, __ATOMIC_RELAXED); i++) {
+			if (i < 1000)
+				__builtin_ia32_pause();
+			else
+				sched_yield();
+		}
+	}
 }
 
 static inline void
-green__spin_unlock(green_spin_t *l)
+green__spin_unlock(int *l)
 {
 	/* release: publishes the critical section's writes to the next holder */
-	atomic_store_explicit(&l->held, false, memory_order_release);
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
 /* --- stacks (stack.c) --------------------------------------------------- */
@@ -72,12 +79,21 @@ enum green_wait {
 	GREEN_WAIT_NONE = 0,
 	GREEN_WAIT_JOIN,
 	GREEN_WAIT_SLEEP,
+	GREEN_WAIT_CHAN_SEND,
+	GREEN_WAIT_CHAN_RECV,
+	GREEN_WAIT_SELECT,
+	GREEN_WAIT_MUTEX,
+	GREEN_WAIT_COND,
+	GREEN_WAIT_WG,
+	GREEN_WAIT_SEM,
 };
 
 /* Bits of green_task.wake; the park result sits in the high 32 bits. */
 #define WAKE_ARMED 1u  /* the task is inside a park and may be woken */
 #define WAKE_PARKED 2u /* its registers are saved: a waker must queue it */
 #define WAKE_WOKEN 4u  /* a waker won; the result is in the high half */
+#define WAKE_BUSY 8u   /* the winner is still handing data over */
+#define WAKE_NOCANCEL 16u /* this park ignores green_cancel */
 
 struct green_task {
 	struct green_ctx ctx;	  /* saved registers while not running */
@@ -90,7 +106,7 @@ struct green_task {
 	uint64_t id;		  /* unique id, >= 1 */
 	_Atomic uint32_t magic;	  /* GREEN_TASK_MAGIC or GREEN_TASK_FREED */
 	atomic_bool cancelled;	  /* sticky; set by green_cancel */
-	green_spin_t lock;	  /* protects the join fields below */
+	int lock;		  /* spin lock: protects the join fields below */
 	bool done;		  /* fn returned; under lock */
 	bool detached;		  /* resources freed at exit; under lock */
 	bool joining;		  /* a join is waiting; under lock */
@@ -209,6 +225,7 @@ extern struct green_rt *green__rt;
 
 struct green_worker *green__worker(void);
 void green__wake_worker(void);
+void green__quiet_kick(struct green_rt *rt);
 void green__schedule(struct green_worker *w, struct green_task *cur,
 		     green_after_fn after);
 void green__task_start(struct green_task *t);
@@ -219,11 +236,75 @@ struct green_task *green__find_local(struct green_worker *w);
 void green__sched_prepare(struct green_worker *w, struct green_task *next);
 
 /* --- parking (park.c) ---------------------------------------------------- */
+#define GREEN_PARK_NOCANCEL 1 /* flags: green_cancel does not end this park */
+
 int green__park(struct green_task *t, enum green_wait reason, const void *obj,
-		void (*unlock)(void *), void *arg, int64_t deadline);
+		void (*unlock)(void *), void *arg, int64_t deadline, int flags);
+bool green__claim(struct green_task *t, bool cancel);
+void green__finish(struct green_task *t, int result);
 bool green__wake(struct green_task *t, int result);
 void green__ready(struct green_task *t);
 void green__after_park(struct green_worker *w, struct green_task *t);
+
+/* --- wait lists (waiter.c): what blocks on an object, task or thread ----- */
+struct green__waiter {
+	struct green__waiter *next, *prev; /* under the object's lock */
+	struct green_task *task;  /* NULL: an OS thread blocked on tfutex */
+	_Atomic uint64_t tword;	  /* thread waiter: the park protocol word */
+	_Atomic uint32_t tfutex;  /* thread waiter: 1 once finished */
+	int result;		  /* thread waiter: the wake result */
+	void *elem;		  /* data: send source / receive destination */
+	int index;		  /* select: the case this waiter stands for */
+	bool listed;		  /* on a wait list; under the object's lock */
+	bool is_send;		  /* select: a send case */
+	int64_t since;		  /* mutex: when the wait began */
+	void *obj;		  /* select: the channel of this case */
+	/* A select's waiters share one "home" waiter: its word and futex
+	 * (thread waiters) decide the one claim, and it records the case
+	 * that won.  A plain wait is its own home. */
+	struct green__waiter *home;
+	struct green__waiter *won; /* in the home: the claimed waiter */
+};
+
+void green__waiter_init(struct green__waiter *w, struct green_task *self);
+void green__waiter_rearm(struct green__waiter *w);
+void green__waitq_push(struct green__waiter **head, struct green__waiter **tail,
+		       struct green__waiter *w);
+void green__waitq_push_front(struct green__waiter **head,
+			     struct green__waiter **tail,
+			     struct green__waiter *w);
+void green__waitq_remove(struct green__waiter **head,
+			 struct green__waiter **tail, struct green__waiter *w);
+struct green__waiter *green__waitq_claim(struct green__waiter **head,
+					 struct green__waiter **tail);
+bool green__waiter_claim(struct green__waiter *w);
+void green__waiter_finish(struct green__waiter *w, int result);
+int green__wait(struct green__waiter *w, enum green_wait reason,
+		const void *obj, void (*unlock)(void *), void *arg,
+		int64_t deadline, int flags);
+struct green_task *green__self(void);
+void green__unlock_spin(void *lock);
+uint32_t green__rand(void);
+
+/* --- channels (chan.c), used by select.c ---------------------------------- */
+struct green_chan {
+	int lock;		  /* spin lock: everything below */
+	uint32_t magic;		  /* GREEN_CHAN_MAGIC while usable */
+	bool closed;
+	size_t elem_size;
+	size_t cap;		  /* 0: unbuffered */
+	size_t len;		  /* values in the ring */
+	size_t head;		  /* ring index of the oldest value */
+	char *buf;		  /* cap * elem_size bytes */
+	struct green__waiter *sendq_head, *sendq_tail;
+	struct green__waiter *recvq_head, *recvq_tail;
+};
+#define GREEN_CHAN_MAGIC 0x6368616eU /* "chan" */
+
+int green__chan_try_send(struct green_chan *ch, const void *elem);
+int green__chan_try_recv(struct green_chan *ch, void *elem);
+void green__chan_enqueue(struct green_chan *ch, struct green__waiter *w);
+void green__chan_dequeue(struct green_chan *ch, struct green__waiter *w);
 
 /* --- timers (timer.c) ---------------------------------------------------- */
 void green__timer_add(struct green_task *t, int64_t deadline);

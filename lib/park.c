@@ -7,10 +7,12 @@
  *     list under an object's lock, the timer heap, its cancel flag);
  *   - it switches away; only then, on the worker, the unlock function runs
  *     and PARKED is or-ed in;
- *   - a waker CASes WOKEN (and the result, in the high half) into an ARMED,
- *     not yet WOKEN word: exactly one waker wins.
- * Whoever comes second of "PARKED" and "WOKEN" queues the task: a waker can
- * therefore never resume a task whose registers are not saved yet.
+ *   - a waker claims it by CASing WOKEN|BUSY into an ARMED, not yet WOKEN
+ *     word: exactly one waker wins; the winner may hand data over, then
+ *     finishes: clears BUSY and stores the result in the high half.
+ * Whoever comes second of "PARKED" and "finished" queues the task: a waker
+ * can never resume a task whose registers are not saved yet, and the task
+ * never runs before the data it is handed is in place.
  *
  * A waker must know the park it wakes is the one it means.  Object wakers
  * guarantee it by waking under the object's lock, which the woken task takes
@@ -24,14 +26,15 @@
 
 /*
  * Park the running task t until a waker calls green__wake(t, result), the
- * deadline passes (-ETIMEDOUT; -1: none) or t is cancelled (-ECANCELED).
- * unlock(arg) runs after t's registers are saved (unlock may be NULL).
- * Returns the wake result.
+ * deadline passes (-ETIMEDOUT; -1: none) or t is cancelled (-ECANCELED,
+ * unless flags has GREEN_PARK_NOCANCEL).  unlock(arg) runs after t's
+ * registers are saved (unlock may be NULL).  Returns the wake result.
  */
 int
 green__park(struct green_task *t, enum green_wait reason, const void *obj,
-	    void (*unlock)(void *), void *arg, int64_t deadline)
+	    void (*unlock)(void *), void *arg, int64_t deadline, int flags)
 {
+	bool nocancel = flags & GREEN_PARK_NOCANCEL;
 	uint64_t s;
 
 	t->wait_reason = reason;
@@ -40,14 +43,14 @@ green__park(struct green_task *t, enum green_wait reason, const void *obj,
 	t->unlock_arg = arg;
 	/* seq_cst: with green_cancel's seq_cst store of cancelled and its
 	 * CAS here, either we see the flag or the canceller sees ARMED. */
-	atomic_store(&t->wake, WAKE_ARMED);
-	if (atomic_load(&t->cancelled))
+	atomic_store(&t->wake, WAKE_ARMED | (nocancel ? WAKE_NOCANCEL : 0));
+	if (!nocancel && atomic_load(&t->cancelled))
 		green__wake(t, -ECANCELED);
 	if (deadline >= 0)
 		green__timer_add(t, deadline);
-	/* acquire: pairs with the waker's CAS, for the result */
+	/* acquire: pairs with the finisher's CAS, for the result */
 	s = atomic_load_explicit(&t->wake, memory_order_acquire);
-	if (s & WAKE_WOKEN) {
+	if ((s & (WAKE_WOKEN | WAKE_BUSY)) == WAKE_WOKEN) {
 		/* woken before we left: no switch needed */
 		if (unlock != NULL)
 			unlock(arg);
@@ -66,25 +69,51 @@ green__park(struct green_task *t, enum green_wait reason, const void *obj,
 }
 
 /*
- * Try to wake t's current park with result.  Returns true when this call
- * won (t will run and see result), false when t was not parked or someone
- * else woke it first.
+ * Win t's current park: the first step of a wake.  A winner that hands
+ * data over (a channel copying into the receiver's buffer) does so between
+ * green__claim and green__finish; t cannot run in between.  cancel: this
+ * is green_cancel, which loses against a GREEN_PARK_NOCANCEL park.
+ * Returns false when t is not parked or another waker won.
  */
 bool
-green__wake(struct green_task *t, int result)
+green__claim(struct green_task *t, bool cancel)
+{
+	uint64_t s = atomic_load(&t->wake);
+
+	do {
+		if (!(s & WAKE_ARMED) || (s & WAKE_WOKEN) ||
+		    (cancel && (s & WAKE_NOCANCEL)))
+			return false;
+		/* seq_cst: see green__park about cancellation */
+	} while (!atomic_compare_exchange_weak(&t->wake, &s,
+					       s | WAKE_WOKEN | WAKE_BUSY));
+	return true;
+}
+
+/* Second step of a wake: publish result and make t runnable once its
+ * registers are saved (whoever of us and after_park comes second). */
+void
+green__finish(struct green_task *t, int result)
 {
 	uint64_t s = atomic_load(&t->wake), n;
 
 	do {
-		if (!(s & WAKE_ARMED) || (s & WAKE_WOKEN))
-			return false;
-		n = (s & 0xffffffffu) | WAKE_WOKEN |
+		n = (s & 0xffffffffu & ~(uint64_t)WAKE_BUSY) |
 		    ((uint64_t)(uint32_t)result << 32);
-		/* seq_cst: see green__park about cancellation; also
-		 * publishes the waker's writes (data handed over) to t */
+		/* seq_cst (release at least): publishes the data handed
+		 * over before t can run */
 	} while (!atomic_compare_exchange_weak(&t->wake, &s, n));
 	if (s & WAKE_PARKED)
 		green__ready(t);
+}
+
+/* Try to wake t's current park with result: claim and finish at once. */
+bool
+green__wake(struct green_task *t, int result)
+{
+	if (!green__claim(t, result == -ECANCELED))
+		return false;
+	green__finish(t, result);
 	return true;
 }
 
@@ -97,9 +126,10 @@ green__after_park(struct green_worker *w, struct green_task *t)
 
 	if (unlock != NULL)
 		unlock(t->unlock_arg);
-	/* seq_cst RMW: totally ordered with the wakers' CAS */
+	/* seq_cst RMW: totally ordered with the claim and finish CASes; a
+	 * finish still in progress (BUSY) queues t itself */
 	old = atomic_fetch_or(&t->wake, WAKE_PARKED);
-	if (old & WAKE_WOKEN) {
+	if ((old & (WAKE_WOKEN | WAKE_BUSY)) == WAKE_WOKEN) {
 		green__runq_push(w, t);
 		green__wake_worker();
 	}

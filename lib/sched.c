@@ -197,6 +197,23 @@ rand_next(struct green_worker *w)
 	return (uint32_t)(x >> 32);
 }
 
+/* A random number for the calling thread (select's case order). */
+uint32_t
+green__rand(void)
+{
+	static __thread uint64_t seed;
+	struct green_worker *w = green__worker();
+
+	if (w != NULL)
+		return rand_next(w);
+	if (seed == 0)
+		seed = ((uint64_t)(uintptr_t)&seed ^ (uint64_t)green_now()) | 1;
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return (uint32_t)(seed >> 32);
+}
+
 static struct green_task *
 steal_work(struct green_worker *w)
 {
@@ -287,8 +304,8 @@ green__wake_worker(void)
 	green__futex_wake(&w->wakeword, 1);
 }
 
-static void
-signal_quiet(struct green_rt *rt)
+void
+green__quiet_kick(struct green_rt *rt)
 {
 	atomic_fetch_add(&rt->quiet_seq, 1);
 	green__futex_wake(&rt->quiet_seq, INT_MAX);
@@ -335,7 +352,7 @@ idle_park(struct green_worker *w)
 	}
 	pthread_mutex_unlock(&rt->timer_lock);
 	if (all_idle && deadline < 0)
-		signal_quiet(rt);
+		green__quiet_kick(rt);
 
 	while (atomic_load(&w->wakeword) == 0 && !atomic_load(&rt->stopping))
 		if (green__futex_wait(&w->wakeword, 0, deadline) == -ETIMEDOUT)

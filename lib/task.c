@@ -218,7 +218,7 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	t->result = NULL;
 	t->id = next_id(rt, w);
 	atomic_store_explicit(&t->cancelled, false, memory_order_relaxed);
-	atomic_store_explicit(&t->lock.held, false, memory_order_relaxed);
+	t->lock = 0;
 	t->done = false;
 	t->detached = detached;
 	t->joining = false;
@@ -322,12 +322,6 @@ green__task_exit(struct green_task *t)
 	green__leave(w, detached ? t : NULL, after_exit);
 }
 
-static void
-unlock_spin(void *l)
-{
-	green__spin_unlock(l);
-}
-
 /* Under t->lock, returns with it held: block this OS thread for t. */
 static int
 join_foreign(struct green_task *t, int64_t deadline)
@@ -378,8 +372,9 @@ green_join(green_task_t *t, void **result, int64_t deadline)
 		t->joining = true;
 		if (self != NULL) {
 			t->joiner = self;
-			r = green__park(self, GREEN_WAIT_JOIN, t, unlock_spin,
-					&t->lock, deadline);
+			r = green__park(self, GREEN_WAIT_JOIN, t,
+					green__unlock_spin, &t->lock, deadline,
+					0);
 			green__spin_lock(&t->lock);
 			t->joiner = NULL;
 		} else {

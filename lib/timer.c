@@ -213,6 +213,6 @@ green_sleep(int64_t deadline)
 		return 0;
 	}
 	r = green__park(w->current, GREEN_WAIT_SLEEP, NULL, NULL, NULL,
-			deadline);
+			deadline, 0);
 	return r == -ETIMEDOUT ? 0 : r;
 }

@@ -1,0 +1,353 @@
+/*
+ * sync.c - mutex, condition variable, wait group, semaphore.  Each parks
+ * the task (or blocks a plain thread) on a wait list, never spins a worker.
+ *
+ * The mutex follows Go's sync.Mutex: normally an unlock frees the lock and
+ * wakes the first waiter to compete for it, so a running task may take it
+ * first (no convoy); a waiter that has waited more than STARVING_NS gets the
+ * lock handed over directly, so nobody starves.  A waiter that lost the race
+ * goes back to the front of the list and keeps its original wait start.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "green-internal.h"
+
+#define STARVING_NS 1000000 /* Go's starvationThresholdNs */
+#define HANDOFF 1	    /* wake result: the lock is yours */
+
+/* Wait on a listed waiter and, unless a waker took it off, unlist it. */
+static int
+wait_on(struct green__waiter *w, enum green_wait reason, const void *obj,
+	int *lock, struct green__waiter **head, struct green__waiter **tail,
+	int64_t deadline, int flags)
+{
+	int r = green__wait(w, reason, obj, green__unlock_spin, lock, deadline,
+			    flags);
+
+	if (r == -ETIMEDOUT || r == -ECANCELED || r == -ENOMEM) {
+		green__spin_lock(lock);
+		green__waitq_remove(head, tail, w);
+		green__spin_unlock(lock);
+	}
+	return r;
+}
+
+/* --- mutex -------------------------------------------------------------- */
+
+int
+green_mutex_init(green_mutex_t *m)
+{
+	if (m == NULL)
+		return -EINVAL;
+	memset(m, 0, sizeof(*m));
+	return 0;
+}
+
+int
+green_mutex_destroy(green_mutex_t *m)
+{
+	int busy;
+
+	if (m == NULL)
+		return -EINVAL;
+	green__spin_lock(&m->_lock);
+	busy = m->_locked || m->_head != NULL;
+	green__spin_unlock(&m->_lock);
+	return busy ? -EBUSY : 0;
+}
+
+static int
+mutex_lock(green_mutex_t *m, int64_t deadline, int flags)
+{
+	struct green__waiter w;
+	int r;
+
+	green__spin_lock(&m->_lock);
+	if (!m->_locked) {
+		m->_locked = 1;
+		green__spin_unlock(&m->_lock);
+		return 0;
+	}
+	if (deadline == 0) {
+		green__spin_unlock(&m->_lock);
+		return -ETIMEDOUT;
+	}
+	green__waiter_init(&w, green__self());
+	w.since = green_now();
+	green__waitq_push(&m->_head, &m->_tail, &w);
+	for (;;) {
+		r = wait_on(&w, GREEN_WAIT_MUTEX, m, &m->_lock, &m->_head,
+			    &m->_tail, deadline, flags);
+		if (r == HANDOFF)
+			return 0;
+		if (r != 0)
+			return r;
+		/* woken to compete: take it, or queue again at the front */
+		green__spin_lock(&m->_lock);
+		if (!m->_locked) {
+			m->_locked = 1;
+			green__spin_unlock(&m->_lock);
+			return 0;
+		}
+		green__waiter_rearm(&w);
+		green__waitq_push_front(&m->_head, &m->_tail, &w);
+	}
+}
+
+int
+green_mutex_lock(green_mutex_t *m, int64_t deadline)
+{
+	if (m == NULL || deadline < -1)
+		return -EINVAL;
+	return mutex_lock(m, deadline, 0);
+}
+
+int
+green_mutex_trylock(green_mutex_t *m)
+{
+	int r = 0;
+
+	if (m == NULL)
+		return -EINVAL;
+	green__spin_lock(&m->_lock);
+	if (m->_locked)
+		r = -EBUSY;
+	else
+		m->_locked = 1;
+	green__spin_unlock(&m->_lock);
+	return r;
+}
+
+int
+green_mutex_unlock(green_mutex_t *m)
+{
+	struct green__waiter *w;
+
+	if (m == NULL)
+		return -EINVAL;
+	green__spin_lock(&m->_lock);
+	if (!m->_locked) {
+		green__spin_unlock(&m->_lock);
+		return -EPERM;
+	}
+	w = green__waitq_claim(&m->_head, &m->_tail);
+	if (w != NULL && green_now() - w->since > STARVING_NS) {
+		green__waiter_finish(w, HANDOFF); /* stays locked, for w */
+	} else {
+		m->_locked = 0;
+		if (w != NULL)
+			green__waiter_finish(w, 0);
+	}
+	green__spin_unlock(&m->_lock);
+	return 0;
+}
+
+/* --- condition variable --------------------------------------------------- */
+
+int
+green_cond_init(green_cond_t *c)
+{
+	if (c == NULL)
+		return -EINVAL;
+	memset(c, 0, sizeof(*c));
+	return 0;
+}
+
+int
+green_cond_destroy(green_cond_t *c)
+{
+	int busy;
+
+	if (c == NULL)
+		return -EINVAL;
+	green__spin_lock(&c->_lock);
+	busy = c->_head != NULL;
+	green__spin_unlock(&c->_lock);
+	return busy ? -EBUSY : 0;
+}
+
+int
+green_cond_wait(green_cond_t *c, green_mutex_t *m, int64_t deadline)
+{
+	struct green__waiter w;
+	int r;
+
+	if (c == NULL || m == NULL || deadline < -1)
+		return -EINVAL;
+	green__spin_lock(&c->_lock);
+	green__spin_lock(&m->_lock); /* lock order: c, then m */
+	r = m->_locked ? 0 : -EPERM;
+	green__spin_unlock(&m->_lock);
+	if (r != 0) {
+		green__spin_unlock(&c->_lock);
+		return r;
+	}
+	green__waiter_init(&w, green__self());
+	green__waitq_push(&c->_head, &c->_tail, &w);
+	/* unlocking under c's lock: a signal cannot slip in between */
+	green_mutex_unlock(m);
+	r = wait_on(&w, GREEN_WAIT_COND, c, &c->_lock, &c->_head, &c->_tail,
+		    deadline, 0);
+	/* m is ours again in every case, even after a cancellation */
+	mutex_lock(m, -1, GREEN_PARK_NOCANCEL);
+	return r;
+}
+
+static int
+cond_wake(green_cond_t *c, bool all)
+{
+	struct green__waiter *w;
+
+	if (c == NULL)
+		return -EINVAL;
+	green__spin_lock(&c->_lock);
+	while ((w = green__waitq_claim(&c->_head, &c->_tail)) != NULL) {
+		green__waiter_finish(w, 0);
+		if (!all)
+			break;
+	}
+	green__spin_unlock(&c->_lock);
+	return 0;
+}
+
+int
+green_cond_signal(green_cond_t *c)
+{
+	return cond_wake(c, false);
+}
+
+int
+green_cond_broadcast(green_cond_t *c)
+{
+	return cond_wake(c, true);
+}
+
+/* --- wait group ----------------------------------------------------------- */
+
+int
+green_wg_init(green_wg_t *wg)
+{
+	if (wg == NULL)
+		return -EINVAL;
+	memset(wg, 0, sizeof(*wg));
+	return 0;
+}
+
+int
+green_wg_add(green_wg_t *wg, long n)
+{
+	struct green__waiter *w;
+	long count;
+
+	if (wg == NULL)
+		return -EINVAL;
+	green__spin_lock(&wg->_lock);
+	if (__builtin_add_overflow(wg->_count, n, &count) || count < 0) {
+		green__spin_unlock(&wg->_lock);
+		return count < 0 ? -EINVAL : -EOVERFLOW;
+	}
+	wg->_count = count;
+	if (count == 0)
+		while ((w = green__waitq_claim(&wg->_head, &wg->_tail)))
+			green__waiter_finish(w, 0);
+	green__spin_unlock(&wg->_lock);
+	return 0;
+}
+
+int
+green_wg_done(green_wg_t *wg)
+{
+	return green_wg_add(wg, -1);
+}
+
+int
+green_wg_wait(green_wg_t *wg, int64_t deadline)
+{
+	struct green__waiter w;
+
+	if (wg == NULL || deadline < -1)
+		return -EINVAL;
+	green__spin_lock(&wg->_lock);
+	if (wg->_count == 0) {
+		green__spin_unlock(&wg->_lock);
+		return 0;
+	}
+	if (deadline == 0) {
+		green__spin_unlock(&wg->_lock);
+		return -ETIMEDOUT;
+	}
+	green__waiter_init(&w, green__self());
+	green__waitq_push(&wg->_head, &wg->_tail, &w);
+	return wait_on(&w, GREEN_WAIT_WG, wg, &wg->_lock, &wg->_head,
+		       &wg->_tail, deadline, 0);
+}
+
+/* --- semaphore ------------------------------------------------------------ */
+
+int
+green_sem_init(green_sem_t *s, long count)
+{
+	if (s == NULL || count < 0)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->_count = count;
+	return 0;
+}
+
+int
+green_sem_destroy(green_sem_t *s)
+{
+	int busy;
+
+	if (s == NULL)
+		return -EINVAL;
+	green__spin_lock(&s->_lock);
+	busy = s->_head != NULL;
+	green__spin_unlock(&s->_lock);
+	return busy ? -EBUSY : 0;
+}
+
+int
+green_sem_acquire(green_sem_t *s, int64_t deadline)
+{
+	struct green__waiter w;
+
+	if (s == NULL || deadline < -1)
+		return -EINVAL;
+	green__spin_lock(&s->_lock);
+	if (s->_count > 0) {
+		s->_count--;
+		green__spin_unlock(&s->_lock);
+		return 0;
+	}
+	if (deadline == 0) {
+		green__spin_unlock(&s->_lock);
+		return -ETIMEDOUT;
+	}
+	green__waiter_init(&w, green__self());
+	green__waitq_push(&s->_head, &s->_tail, &w);
+	/* a release hands its permit straight to us (FIFO) */
+	return wait_on(&w, GREEN_WAIT_SEM, s, &s->_lock, &s->_head, &s->_tail,
+		       deadline, 0);
+}
+
+int
+green_sem_release(green_sem_t *s)
+{
+	struct green__waiter *w;
+	int r = 0;
+
+	if (s == NULL)
+		return -EINVAL;
+	green__spin_lock(&s->_lock);
+	if ((w = green__waitq_claim(&s->_head, &s->_tail)) != NULL)
+		green__waiter_finish(w, 0);
+	else if (s->_count == LONG_MAX)
+		r = -EOVERFLOW;
+	else
+		s->_count++;
+	green__spin_unlock(&s->_lock);
+	return r;
+}

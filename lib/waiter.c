@@ -1,0 +1,203 @@
+/*
+ * waiter.c - wait lists: what blocks on a channel, mutex, condition, wait
+ * group or semaphore (Go's sudog).
+ *
+ * A waiter lives on the blocked caller's stack and sits on the object's
+ * list under the object's lock.  It stands for a task (parked through
+ * park.c) or for a plain OS thread (blocked on a futex word), so every
+ * object works from both.  Wakers take a waiter off the list and claim it;
+ * a claim fails when a deadline, a cancellation or another select case won
+ * first, and the waker moves on to the next waiter.  A waiter that wakes
+ * for another reason takes itself off the list under the same lock.
+ */
+#include <errno.h>
+
+#include "green-internal.h"
+
+struct green_task *
+green__self(void)
+{
+	struct green_worker *w = green__worker();
+
+	return w != NULL ? w->current : NULL;
+}
+
+void
+green__unlock_spin(void *lock)
+{
+	green__spin_unlock(lock);
+}
+
+/* Prepare w for the caller: self is the running task, or NULL. */
+void
+green__waiter_init(struct green__waiter *w, struct green_task *self)
+{
+	w->next = w->prev = NULL;
+	w->task = self;
+	/* relaxed: w is not shared until listed under the object's lock */
+	atomic_store_explicit(&w->tword, WAKE_ARMED, memory_order_relaxed);
+	atomic_store_explicit(&w->tfutex, 0, memory_order_relaxed);
+	w->result = 0;
+	w->elem = NULL;
+	w->index = 0;
+	w->listed = false;
+	w->is_send = false;
+	w->since = 0;
+	w->obj = NULL;
+	w->home = w;
+	w->won = NULL;
+}
+
+/* Make a woken waiter ready to wait again (a mutex waiter that lost). */
+void
+green__waiter_rearm(struct green__waiter *w)
+{
+	atomic_store_explicit(&w->tword, WAKE_ARMED, memory_order_relaxed);
+	atomic_store_explicit(&w->tfutex, 0, memory_order_relaxed);
+	w->won = NULL;
+}
+
+void
+green__waitq_push(struct green__waiter **head, struct green__waiter **tail,
+		  struct green__waiter *w)
+{
+	w->next = NULL;
+	w->prev = *tail;
+	if (*tail != NULL)
+		(*tail)->next = w;
+	else
+		*head = w;
+	*tail = w;
+	w->listed = true;
+}
+
+void
+green__waitq_push_front(struct green__waiter **head,
+			struct green__waiter **tail, struct green__waiter *w)
+{
+	w->prev = NULL;
+	w->next = *head;
+	if (*head != NULL)
+		(*head)->prev = w;
+	else
+		*tail = w;
+	*head = w;
+	w->listed = true;
+}
+
+void
+green__waitq_remove(struct green__waiter **head, struct green__waiter **tail,
+		    struct green__waiter *w)
+{
+	if (!w->listed)
+		return;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		*head = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	else
+		*tail = w->prev;
+	w->next = w->prev = NULL;
+	w->listed = false;
+}
+
+/* Claim w for a wake; see green__claim.  Returns false if w is taken. */
+bool
+green__waiter_claim(struct green__waiter *w)
+{
+	struct green__waiter *home = w->home;
+	uint64_t s = WAKE_ARMED;
+
+	if (w->task != NULL) {
+		if (!green__claim(w->task, false))
+			return false;
+	} else if (!atomic_compare_exchange_strong(&home->tword, &s,
+						   WAKE_ARMED | WAKE_WOKEN)) {
+		return false;
+	}
+	/* a select learns from this which of its cases won; the owner
+	 * reads it after the finish that publishes it */
+	home->won = w;
+	return true;
+}
+
+void
+green__waiter_finish(struct green__waiter *w, int result)
+{
+	struct green__waiter *home = w->home;
+
+	if (w->task != NULL) {
+		green__finish(w->task, result);
+		return;
+	}
+	home->result = result;
+	/* release: the result and any data handed over come first */
+	atomic_store_explicit(&home->tfutex, 1, memory_order_release);
+	green__futex_wake(&home->tfutex, 1);
+}
+
+/*
+ * Pop and claim the first waiter that can still be claimed; waiters whose
+ * claim fails are dropped from the list (their owners see listed == false).
+ */
+struct green__waiter *
+green__waitq_claim(struct green__waiter **head, struct green__waiter **tail)
+{
+	struct green__waiter *w;
+
+	while ((w = *head) != NULL) {
+		green__waitq_remove(head, tail, w);
+		if (green__waiter_claim(w))
+			return w;
+	}
+	return NULL;
+}
+
+static int
+thread_wait(struct green__waiter *w, int64_t deadline)
+{
+	uint64_t s = WAKE_ARMED;
+
+	/* acquire: pairs with the finisher's release of tfutex */
+	while (atomic_load_explicit(&w->tfutex, memory_order_acquire) == 0) {
+		if (green__futex_wait(&w->tfutex, 0, deadline) != -ETIMEDOUT)
+			continue;
+		/* the deadline passed: win our own wait, or let the waker
+		 * that already won finish */
+		if (atomic_compare_exchange_strong(&w->tword, &s,
+						   WAKE_ARMED | WAKE_WOKEN))
+			return -ETIMEDOUT;
+		deadline = -1;
+	}
+	return w->result;
+}
+
+/*
+ * Block the caller on its listed waiter w until a waker finishes it, the
+ * deadline passes (-ETIMEDOUT) or, for a task, it is cancelled
+ * (-ECANCELED).  unlock(arg) releases the object's lock once the caller can
+ * no longer miss a wake.  The caller must take w off the list (under the
+ * lock) when the result is a timeout or a cancellation.
+ */
+int
+green__wait(struct green__waiter *w, enum green_wait reason, const void *obj,
+	    void (*unlock)(void *), void *arg, int64_t deadline, int flags)
+{
+	struct green_rt *rt = green__rt;
+	int r;
+
+	if (w->task != NULL)
+		return green__park(w->task, reason, obj, unlock, arg, deadline,
+				   flags);
+	/* A thread blocked here can wake a task: no deadlock report while
+	 * it waits (seq_cst, as for foreign spawns). */
+	if (rt != NULL)
+		atomic_fetch_add(&rt->foreign_busy, 1);
+	unlock(arg);
+	r = thread_wait(w, deadline);
+	if (rt != NULL && atomic_fetch_sub(&rt->foreign_busy, 1) == 1)
+		green__quiet_kick(rt); /* let a waiting shutdown look again */
+	return r;
+}
