@@ -72,6 +72,29 @@ green_chan_destroy(green_chan_t *ch)
 	return 0;
 }
 
+struct handover {
+	struct green_chan *ch;
+	void *elem;
+};
+
+/* A sender's value goes straight into a waiting receiver's buffer. */
+static void
+fill_receiver(struct green__waiter *w, void *arg)
+{
+	struct handover *h = arg;
+
+	copy(w->elem, h->elem, h->ch->elem_size);
+}
+
+/* An unbuffered receiver takes a waiting sender's value. */
+static void
+take_from_sender(struct green__waiter *w, void *arg)
+{
+	struct handover *h = arg;
+
+	copy(h->elem, w->elem, h->ch->elem_size);
+}
+
 /*
  * Under ch->lock: send elem if that needs no waiting.  Returns 1 when
  * sent, -EPIPE when ch is closed, 0 when the sender would have to wait.
@@ -79,16 +102,14 @@ green_chan_destroy(green_chan_t *ch)
 int
 green__chan_try_send(struct green_chan *ch, const void *elem)
 {
-	struct green__waiter *w;
+	struct handover h = { ch, (void *)elem };
 
 	if (ch->closed)
 		return -EPIPE;
 	if (ch->len == 0 &&
-	    (w = green__waitq_claim(&ch->recvq_head, &ch->recvq_tail))) {
-		copy(w->elem, elem, ch->elem_size);
-		green__waiter_finish(w, 0);
+	    green__waitq_wake(&ch->recvq_head, &ch->recvq_tail, fill_receiver,
+			      &h, 0) != NULL)
 		return 1;
-	}
 	if (ch->len < ch->cap) {
 		copy(slot(ch, ch->len), elem, ch->elem_size);
 		ch->len++;
@@ -105,18 +126,20 @@ green__chan_try_send(struct green_chan *ch, const void *elem)
 int
 green__chan_try_recv(struct green_chan *ch, void *elem)
 {
+	struct handover h = { ch, elem };
 	struct green__waiter *w;
 
-	if (ch->len == ch->cap &&
+	if (ch->cap == 0 &&
+	    green__waitq_wake(&ch->sendq_head, &ch->sendq_tail,
+			      take_from_sender, &h, 0) != NULL)
+		return 1;
+	if (ch->cap != 0 && ch->len == ch->cap &&
 	    (w = green__waitq_claim(&ch->sendq_head, &ch->sendq_tail))) {
-		if (ch->cap == 0) {
-			copy(elem, w->elem, ch->elem_size);
-		} else {
-			/* full: take the oldest, the sender's goes last */
-			copy(elem, slot(ch, 0), ch->elem_size);
-			copy(slot(ch, 0), w->elem, ch->elem_size);
-			ch->head = (ch->head + 1) % ch->cap;
-		}
+		/* full: take the oldest, the sender's value goes last; the
+		 * ring changes only once the sender is ours */
+		copy(elem, slot(ch, 0), ch->elem_size);
+		copy(slot(ch, 0), w->elem, ch->elem_size);
+		ch->head = (ch->head + 1) % ch->cap;
 		green__waiter_finish(w, 0);
 		return 1;
 	}

@@ -277,6 +277,10 @@ void green__waitq_remove(struct green__waiter **head,
 			 struct green__waiter **tail, struct green__waiter *w);
 struct green__waiter *green__waitq_claim(struct green__waiter **head,
 					 struct green__waiter **tail);
+struct green__waiter *
+green__waitq_wake(struct green__waiter **head, struct green__waiter **tail,
+		  void (*fill)(struct green__waiter *, void *), void *arg,
+		  int result);
 bool green__waiter_claim(struct green__waiter *w);
 void green__waiter_finish(struct green__waiter *w, int result);
 int green__wait(struct green__waiter *w, enum green_wait reason,

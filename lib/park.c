@@ -107,13 +107,27 @@ green__finish(struct green_task *t, int result)
 		green__ready(t);
 }
 
-/* Try to wake t's current park with result: claim and finish at once. */
+/*
+ * Try to wake t's current park with result: claim and finish in one CAS,
+ * for wakers with no data to hand over after winning.
+ */
 bool
 green__wake(struct green_task *t, int result)
 {
-	if (!green__claim(t, result == -ECANCELED))
-		return false;
-	green__finish(t, result);
+	bool cancel = result == -ECANCELED;
+	uint64_t s = atomic_load(&t->wake), n;
+
+	do {
+		if (!(s & WAKE_ARMED) || (s & WAKE_WOKEN) ||
+		    (cancel && (s & WAKE_NOCANCEL)))
+			return false;
+		n = (s & 0xffffffffu) | WAKE_WOKEN |
+		    ((uint64_t)(uint32_t)result << 32);
+		/* seq_cst: see green__park about cancellation; also
+		 * publishes what the waker wrote for t */
+	} while (!atomic_compare_exchange_weak(&t->wake, &s, n));
+	if (s & WAKE_PARKED)
+		green__ready(t);
 	return true;
 }
 

@@ -35,7 +35,10 @@
 #define STEAL_ROUNDS 4
 
 struct green_rt *green__rt;
-static __thread struct green_worker *tls_worker;
+/* initial-exec: one %fs-relative load, no __tls_get_addr call (the library
+ * is linked at start-up, or dlopened into glibc's static TLS reserve) */
+static __thread struct green_worker *tls_worker
+	__attribute__((tls_model("initial-exec")));
 static pthread_mutex_t life_lock = PTHREAD_MUTEX_INITIALIZER;
 
 __attribute__((noipa)) struct green_worker *

@@ -139,6 +139,35 @@ green__waiter_finish(struct green__waiter *w, int result)
 }
 
 /*
+ * Pop waiters until one is woken with result; returns it, or NULL.  For
+ * each candidate, fill(w, arg) hands data over: for a plain task waiter it
+ * runs before the single-CAS wake (so it must leave nothing to undo when
+ * that wake fails: the waiter then returns an error and its buffer is
+ * unspecified), for any other waiter between claim and finish.
+ */
+struct green__waiter *
+green__waitq_wake(struct green__waiter **head, struct green__waiter **tail,
+		  void (*fill)(struct green__waiter *, void *), void *arg,
+		  int result)
+{
+	struct green__waiter *w;
+
+	while ((w = *head) != NULL) {
+		green__waitq_remove(head, tail, w);
+		if (w->task != NULL && w->home == w) {
+			fill(w, arg);
+			if (green__wake(w->task, result))
+				return w;
+		} else if (green__waiter_claim(w)) {
+			fill(w, arg);
+			green__waiter_finish(w, result);
+			return w;
+		}
+	}
+	return NULL;
+}
+
+/*
  * Pop and claim the first waiter that can still be claimed; waiters whose
  * claim fails are dropped from the list (their owners see listed == false).
  */
