@@ -141,6 +141,7 @@ typedef struct green_sem {
 	long _count;
 	struct green__waiter *_head, *_tail;
 } green_sem_t;
+#define GREEN_SEM_INITIALIZER(n) {0, (n), 0, 0}
 
 GREEN_EXPORT int green_mutex_init(green_mutex_t *m);
 GREEN_EXPORT int green_mutex_destroy(green_mutex_t *m);

@@ -266,6 +266,7 @@ int
 green_wg_wait(green_wg_t *wg, int64_t deadline)
 {
 	struct green__waiter w;
+	int r;
 
 	if (wg == NULL || deadline < -1)
 		return -EINVAL;
@@ -280,8 +281,15 @@ green_wg_wait(green_wg_t *wg, int64_t deadline)
 	}
 	green__waiter_init(&w, green__self());
 	green__waitq_push(&wg->_head, &wg->_tail, &w);
-	return wait_on(&w, GREEN_WAIT_WG, wg, &wg->_lock, &wg->_head,
-		       &wg->_tail, deadline, 0);
+	r = wait_on(&w, GREEN_WAIT_WG, wg, &wg->_lock, &wg->_head, &wg->_tail,
+		    deadline, 0);
+	/* The waker still holds the lock; a wait group has no destroy to
+	 * wait on it, and the caller may free wg as soon as we return. */
+	if (r == 0) {
+		green__spin_lock(&wg->_lock);
+		green__spin_unlock(&wg->_lock);
+	}
+	return r;
 }
 
 /* --- semaphore ------------------------------------------------------------ */
