@@ -68,6 +68,7 @@ struct green_stack *green__stack_get(struct green_worker *w, size_t size);
 void green__stack_put(struct green_worker *w, struct green_stack *s);
 void green__stack_pool_drain(struct green_worker *w);
 void green__stack_global_drain(void);
+void green__stack_trim(void);
 void *green__stack_top(struct green_stack *s);
 size_t green__stack_guard(void);
 int green__stack_check(int kind, size_t size);

@@ -41,10 +41,14 @@ green__park(struct green_task *t, enum green_wait reason, const void *obj,
 	t->wait_obj = obj;
 	t->unlock_fn = unlock;
 	t->unlock_arg = arg;
-	/* seq_cst: with green_cancel's seq_cst store of cancelled and its
-	 * CAS here, either we see the flag or the canceller sees ARMED. */
-	atomic_store(&t->wake, WAKE_ARMED | (nocancel ? WAKE_NOCANCEL : 0));
-	if (!nocancel && atomic_load(&t->cancelled))
+	/* release: wakers find t under an object's lock, which orders this
+	 * store for them; a cancellation racing with this park is caught by
+	 * after_park's check, behind a full barrier */
+	atomic_store_explicit(&t->wake,
+			      WAKE_ARMED | (nocancel ? WAKE_NOCANCEL : 0),
+			      memory_order_release);
+	if (!nocancel &&
+	    atomic_load_explicit(&t->cancelled, memory_order_relaxed))
 		green__wake(t, -ECANCELED);
 	if (deadline >= 0)
 		green__timer_add(t, deadline);
@@ -146,6 +150,13 @@ green__after_park(struct green_worker *w, struct green_task *t)
 	if ((old & (WAKE_WOKEN | WAKE_BUSY)) == WAKE_WOKEN) {
 		green__runq_push(w, t);
 		green__wake_worker();
+	} else if (!(old & (WAKE_WOKEN | WAKE_NOCANCEL)) &&
+		   atomic_load(&t->cancelled)) {
+		/* Dekker with green_cancel: it stores the flag, then CASes
+		 * this word; we or-ed PARKED in, then load the flag.  Both
+		 * RMWs are seq_cst on one word, so if its CAS saw t not yet
+		 * armed, this load sees the flag. */
+		green__wake(t, -ECANCELED);
 	}
 }
 

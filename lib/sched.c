@@ -354,8 +354,11 @@ idle_park(struct green_worker *w)
 		deadline = rt->heap[0]->deadline;
 	}
 	pthread_mutex_unlock(&rt->timer_lock);
-	if (all_idle && deadline < 0)
-		green__quiet_kick(rt);
+	if (all_idle) {
+		green__stack_trim();
+		if (deadline < 0)
+			green__quiet_kick(rt);
+	}
 
 	while (atomic_load(&w->wakeword) == 0 && !atomic_load(&rt->stopping))
 		if (green__futex_wait(&w->wakeword, 0, deadline) == -ETIMEDOUT)

@@ -20,7 +20,8 @@
 #include "green-internal.h"
 
 #define WORKER_CACHE 64	 /* default-size stacks kept per worker */
-#define GLOBAL_POOL 1024 /* and in the global pool */
+#define GLOBAL_POOL 65536 /* and in the global pool, while tasks run */
+#define GLOBAL_KEEP 1024  /* what an idle runtime keeps of it */
 
 static size_t page_size;
 
@@ -158,6 +159,32 @@ green__stack_pool_drain(struct green_worker *w)
 		stack_unmap(s);
 	}
 	w->nfree_stacks = 0;
+}
+
+/*
+ * Unmap pooled stacks beyond GLOBAL_KEEP.  Called when every worker is
+ * idle: an munmap in a multi-threaded process interrupts every CPU that
+ * runs one of its threads (TLB shootdown), which a busy runtime feels.
+ */
+void
+green__stack_trim(void)
+{
+	struct green_rt *rt = green__rt;
+	struct green_stack *s, *excess = NULL;
+
+	pthread_mutex_lock(&rt->stack_lock);
+	while (rt->nfree_stacks > GLOBAL_KEEP) {
+		s = rt->free_stacks;
+		rt->free_stacks = s->next;
+		rt->nfree_stacks--;
+		s->next = excess;
+		excess = s;
+	}
+	pthread_mutex_unlock(&rt->stack_lock);
+	while ((s = excess) != NULL) {
+		excess = s->next;
+		stack_unmap(s);
+	}
 }
 
 void
