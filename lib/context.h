@@ -15,6 +15,13 @@
 
 struct green_ctx {
 	void *sp; /* saved stack pointer; NULL until the context is made */
+#if defined(GREEN_ASAN) || defined(GREEN_TSAN)
+	/* What the sanitizers must be told about each switch (sanitizer.h). */
+	void *stack_lo;	  /* lowest usable address of this context's stack */
+	size_t stack_len; /* its size */
+	void *asan_fake;  /* ASan's fake stack while switched out */
+	void *tsan_fiber; /* TSan's fiber for this context */
+#endif
 };
 
 /* Save the running context in *from and resume *to. */

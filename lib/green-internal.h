@@ -258,6 +258,7 @@ struct green__waiter {
 	int index;		  /* select: the case this waiter stands for */
 	bool listed;		  /* on a wait list; under the object's lock */
 	bool is_send;		  /* select: a send case */
+	bool in_select;		  /* one of a select's waiters */
 	int64_t since;		  /* mutex: when the wait began */
 	void *obj;		  /* select: the channel of this case */
 	/* A select's waiters share one "home" waiter: its word and futex

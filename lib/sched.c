@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "green-internal.h"
+#include "sanitizer.h"
 
 #define GLOBAL_QUEUE_PERIOD 61 /* ticks between fairness checks (Go) */
 #define STEAL_ROUNDS 4
@@ -79,6 +80,8 @@ green__sched_prepare(struct green_worker *w, struct green_task *next)
 	}
 	next->stack = s;
 	green__ctx_make(&next->ctx, green__stack_top(s), task_entry);
+	san_ctx_stack(&next->ctx, (char *)s->map + green__stack_guard(),
+		      s->size, true);
 }
 
 static void
@@ -87,6 +90,7 @@ task_entry(void)
 	struct green_worker *w = green__worker();
 	struct green_task *t = w->current;
 
+	san_resumed(NULL);
 	run_after(w);
 	t->result = t->fn(t->arg);
 	green__task_exit(t);
@@ -117,16 +121,18 @@ switch_away(struct green_worker *w, struct green_ctx *save,
 	    struct green_task *task, green_after_fn after,
 	    struct green_task *next)
 {
+	bool dying = save == &w->dead_ctx;
+	struct green_ctx *to = &w->sched_ctx;
+
 	w->after = after;
 	w->after_task = task;
 	if (next != NULL) {
 		green__sched_prepare(w, next);
-		w->current = next;
-		green__switch(save, &next->ctx);
-	} else {
-		w->current = NULL;
-		green__switch(save, &w->sched_ctx);
+		to = &next->ctx;
 	}
+	w->current = next;
+	san_switch(save, to, dying);
+	green__switch(save, to);
 }
 
 /*
@@ -138,6 +144,7 @@ green__schedule(struct green_worker *w, struct green_task *cur,
 		green_after_fn after)
 {
 	switch_away(w, &cur->ctx, cur, after, green__find_local(w));
+	san_resumed(&cur->ctx);
 	run_after(green__worker());
 }
 
@@ -173,6 +180,7 @@ green_yield(void)
 			return;
 	}
 	switch_away(w, &cur->ctx, cur, after_yield, next);
+	san_resumed(&cur->ctx);
 	run_after(green__worker());
 }
 
@@ -430,6 +438,21 @@ async_signals(sigset_t *set)
 	sigdelset(set, SIGABRT);
 }
 
+/* The worker loop runs on the thread's own stack: tell the sanitizers. */
+static void
+sched_stack(struct green_worker *w)
+{
+	pthread_attr_t a;
+	void *lo = NULL;
+	size_t len = 0;
+
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		pthread_attr_getstack(&a, &lo, &len);
+		pthread_attr_destroy(&a);
+	}
+	san_ctx_stack(&w->sched_ctx, lo, len, false);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -438,10 +461,13 @@ worker_main(void *arg)
 
 	tls_worker = w;
 	green__diag_thread_init(w);
+	sched_stack(w);
 	while ((t = find_runnable(w)) != NULL) {
 		green__sched_prepare(w, t);
 		w->current = t;
+		san_switch(&w->sched_ctx, &t->ctx, false);
 		green__switch(&w->sched_ctx, &t->ctx);
+		san_resumed(&w->sched_ctx);
 		run_after(w);
 	}
 	green__diag_thread_fini(w);
@@ -643,6 +669,7 @@ drop_task_stack(struct green_task *t, void *arg)
 {
 	(void)arg;
 	if (t->magic == GREEN_TASK_MAGIC && t->stack != NULL) {
+		san_ctx_destroy(&t->ctx);
 		green__stack_put(NULL, t->stack);
 		t->stack = NULL;
 	}

@@ -122,6 +122,7 @@ select_locked(green_case_t *cases, size_t n, int64_t deadline,
 		if (i > 0)
 			green__waiter_init(w, self);
 		w->home = home;
+		w->in_select = true;
 		w->index = (int)i;
 		w->elem = cases[i].elem;
 		w->is_send = cases[i].kind == GREEN_SEND;

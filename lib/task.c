@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 
 #include "green-internal.h"
+#include "sanitizer.h"
 
 #define FIRST_CHUNK_TASKS 64
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -289,6 +290,7 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 static void
 after_exit(struct green_worker *w, struct green_task *t)
 {
+	san_ctx_destroy(&w->dead_ctx);
 	green__stack_put(w, w->after_stack);
 	w->after_stack = NULL;
 	if (t != NULL)
@@ -304,6 +306,9 @@ green__task_exit(struct green_task *t)
 
 	w->after_stack = t->stack;
 	t->stack = NULL;
+	/* the last registers go to dead_ctx, which keeps the sanitizers'
+	 * view of this context until after_exit releases it */
+	w->dead_ctx = t->ctx;
 	t->ctx.sp = NULL;
 	green__spin_lock(&t->lock);
 	t->done = true;

@@ -42,6 +42,7 @@ green__waiter_init(struct green__waiter *w, struct green_task *self)
 	w->index = 0;
 	w->listed = false;
 	w->is_send = false;
+	w->in_select = false;
 	w->since = 0;
 	w->obj = NULL;
 	w->home = w;
@@ -154,7 +155,7 @@ green__waitq_wake(struct green__waiter **head, struct green__waiter **tail,
 
 	while ((w = *head) != NULL) {
 		green__waitq_remove(head, tail, w);
-		if (w->task != NULL && w->home == w) {
+		if (w->task != NULL && !w->in_select) {
 			fill(w, arg);
 			if (green__wake(w->task, result))
 				return w;
