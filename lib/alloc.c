@@ -6,8 +6,6 @@
  * sized deallocation skips the size lookup.  libgreen is never built with
  * LTO across jemalloc (DESIGN.md section 4).
  */
-#include "config.h"
-
 #include <stdlib.h>
 #include <string.h>
 

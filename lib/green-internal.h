@@ -7,6 +7,8 @@
 #ifndef GREEN_INTERNAL_H
 #define GREEN_INTERNAL_H
 
+#include "config.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>

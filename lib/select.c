@@ -7,7 +7,8 @@
  * ready ones); otherwise put one waiter per case on its channel's list and
  * park, the locks released only after the switch.  The first waker to claim
  * any of the waiters wins (the claim is on the task's one wake word); the
- * woken select then locks the channels again to take its other waiters off.
+ * woken select then locks the channels that still list one of its waiters
+ * to take those off.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +29,26 @@ cmp_chan(const void *a, const void *b)
 	uintptr_t y = (uintptr_t)*(struct green_chan *const *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* Collect the distinct channels of cases[i] where keep(i), sorted. */
+static void
+collect(struct select_locks *l, const green_case_t *cases, size_t n,
+	const struct green__waiter *waiters)
+{
+	size_t k = 0;
+
+	l->n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (cases[i].chan != NULL &&
+		    (waiters == NULL || waiters[i].listed))
+			l->chans[l->n++] = cases[i].chan;
+	qsort(l->chans, l->n, sizeof(*l->chans), cmp_chan);
+	/* the same channel may appear in several cases: lock it once */
+	for (size_t i = 0; i < l->n; i++)
+		if (k == 0 || l->chans[k - 1] != l->chans[i])
+			l->chans[k++] = l->chans[i];
+	l->n = k;
 }
 
 static void
@@ -132,11 +153,16 @@ select_locked(green_case_t *cases, size_t n, int64_t deadline,
 	}
 	r = green__wait(home, GREEN_WAIT_SELECT, cases, unlock_all, locks,
 			deadline, 0);
-	/* Take the other waiters off their lists.  The winner, if any, was
-	 * taken off by its waker; it is read only after the finish. */
+	/*
+	 * Take the other waiters off their lists.  Only a winning waker
+	 * unlists one of ours (before its finish, so we see it), so the
+	 * channels that still list ours are alive; the winner's channel may
+	 * already be closed and destroyed, and is not touched again.
+	 */
+	collect(locks, cases, n, waiters);
 	lock_all(locks);
 	for (size_t i = 0; i < n; i++)
-		if (cases[i].chan != NULL)
+		if (waiters[i].listed)
 			green__chan_dequeue(cases[i].chan, &waiters[i]);
 	won = home->won;
 	unlock_all(locks);
@@ -171,18 +197,7 @@ green_select(green_case_t *cases, size_t n, int64_t deadline)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (cases[i].chan != NULL)
-			locks.chans[locks.n++] = cases[i].chan;
-	qsort(locks.chans, locks.n, sizeof(*locks.chans), cmp_chan);
-	{
-		/* the same channel may appear in several cases: lock it once */
-		size_t k = 0;
-		for (size_t i = 0; i < locks.n; i++)
-			if (k == 0 || locks.chans[k - 1] != locks.chans[i])
-				locks.chans[k++] = locks.chans[i];
-		locks.n = k;
-	}
+	collect(&locks, cases, n, NULL);
 	r = select_locked(cases, n, deadline, &locks, order, waiters);
 out:
 	if (nw > SMALL) {

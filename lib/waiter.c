@@ -104,6 +104,24 @@ green__waitq_remove(struct green__waiter **head, struct green__waiter **tail,
 	w->listed = false;
 }
 
+/* Put w back where it was: after prev, or first when prev is NULL. */
+static void
+waitq_insert_after(struct green__waiter **head, struct green__waiter **tail,
+		   struct green__waiter *prev, struct green__waiter *w)
+{
+	w->prev = prev;
+	w->next = prev != NULL ? prev->next : *head;
+	if (w->next != NULL)
+		w->next->prev = w;
+	else
+		*tail = w;
+	if (prev != NULL)
+		prev->next = w;
+	else
+		*head = w;
+	w->listed = true;
+}
+
 /* Claim w for a wake; see green__claim.  Returns false if w is taken. */
 bool
 green__waiter_claim(struct green__waiter *w)
@@ -140,26 +158,38 @@ green__waiter_finish(struct green__waiter *w, int result)
 }
 
 /*
- * Pop waiters until one is woken with result; returns it, or NULL.  For
- * each candidate, fill(w, arg) hands data over: for a plain task waiter it
- * runs before the single-CAS wake (so it must leave nothing to undo when
- * that wake fails: the waiter then returns an error and its buffer is
- * unspecified), for any other waiter between claim and finish.
+ * Wake the first waiter that can still be woken with result, take it off
+ * the list and return it, or NULL.  fill(w, arg) hands data over: for a
+ * plain task waiter it runs before the single-CAS wake (so it must leave
+ * nothing to undo when that wake fails: that waiter then returns an error
+ * and its buffer is unspecified), for any other waiter between claim and
+ * finish.
+ *
+ * Waiters that cannot be woken (a deadline, a cancellation or another
+ * select case won) stay listed: their owners take them off under the lock,
+ * so an object with such a waiter is still in use (destroy says -EBUSY)
+ * until they have, and never freed under them.
  */
 struct green__waiter *
 green__waitq_wake(struct green__waiter **head, struct green__waiter **tail,
 		  void (*fill)(struct green__waiter *, void *), void *arg,
 		  int result)
 {
-	struct green__waiter *w;
+	struct green__waiter *w, *next;
 
-	while ((w = *head) != NULL) {
-		green__waitq_remove(head, tail, w);
+	for (w = *head; w != NULL; w = next) {
+		next = w->next;
 		if (w->task != NULL && !w->in_select) {
+			/* off the list first: once woken, w's owner may run
+			 * and its stack (where w lives) be gone */
+			struct green__waiter *prev = w->prev;
 			fill(w, arg);
+			green__waitq_remove(head, tail, w);
 			if (green__wake(w->task, result))
 				return w;
+			waitq_insert_after(head, tail, prev, w);
 		} else if (green__waiter_claim(w)) {
+			green__waitq_remove(head, tail, w);
 			fill(w, arg);
 			green__waiter_finish(w, result);
 			return w;
@@ -168,19 +198,17 @@ green__waitq_wake(struct green__waiter **head, struct green__waiter **tail,
 	return NULL;
 }
 
-/*
- * Pop and claim the first waiter that can still be claimed; waiters whose
- * claim fails are dropped from the list (their owners see listed == false).
- */
+/* Claim the first claimable waiter and take it off the list (see above). */
 struct green__waiter *
 green__waitq_claim(struct green__waiter **head, struct green__waiter **tail)
 {
 	struct green__waiter *w;
 
-	while ((w = *head) != NULL) {
-		green__waitq_remove(head, tail, w);
-		if (green__waiter_claim(w))
+	for (w = *head; w != NULL; w = w->next) {
+		if (green__waiter_claim(w)) {
+			green__waitq_remove(head, tail, w);
 			return w;
+		}
 	}
 	return NULL;
 }

@@ -131,6 +131,41 @@ run_forked(int (*fn)(void *), void *arg, int *status, char *buf, size_t len)
 	return 0;
 }
 
+/* What run_deadlocked() runs in its child. */
+struct deadlock_run {
+	void (*fn)(void *);
+	void *arg;
+	unsigned workers;
+};
+
+/* Child of run_deadlocked(): exits 0 when green_run saw the deadlock. */
+static inline int
+deadlock_child(void *arg)
+{
+	struct deadlock_run *d = arg;
+	green_config_t cfg = { .workers = d->workers };
+	int r = green_run(d->fn, d->arg, &cfg);
+
+	fprintf(stderr, "test: green_run = %d\n", r);
+	return r == -EDEADLK ? 0 : 1;
+}
+
+/*
+ * Run fn(arg) as green_run's main task (workers workers) in a forked child
+ * that exits 0 when green_run returns -EDEADLK, 1 when it returns anything
+ * else; buf gets the child's stderr (the deadlock report) as in
+ * run_forked.  No runtime may be running in the caller.  Returns 0, or -1
+ * when the child could not be run.
+ */
+static inline int
+run_deadlocked(void (*fn)(void *), void *arg, unsigned workers, int *status,
+	       char *buf, size_t len)
+{
+	struct deadlock_run d = { fn, arg, workers };
+
+	return run_forked(deadlock_child, &d, status, buf, len);
+}
+
 /* Describe a wait status for failure messages. */
 static inline const char *
 describe_status(int status, char *buf, size_t len)

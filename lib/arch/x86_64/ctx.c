@@ -1,4 +1,6 @@
 /* x86_64: lay out a new context for green__switch (see switch.S). */
+#include "config.h"
+
 #include <stdint.h>
 
 #include "context.h"
