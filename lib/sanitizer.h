@@ -20,13 +20,18 @@
 #include "context.h"
 
 #ifdef GREEN_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #ifdef GREEN_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
 
-/* A context runs on [lo, lo + len): record it for the switch hooks. */
+/*
+ * A context runs on [lo, lo + len): record it for the switch hooks.  A
+ * pooled or re-mapped stack still carries the poison of the frames that
+ * last ran on it (a task never returns from its first frames): clear it.
+ */
 static inline void
 san_ctx_stack(struct green_ctx *c, void *lo, size_t len, bool new_fiber)
 {
@@ -34,6 +39,10 @@ san_ctx_stack(struct green_ctx *c, void *lo, size_t len, bool new_fiber)
 	c->stack_lo = lo;
 	c->stack_len = len;
 	c->asan_fake = NULL;
+#endif
+#ifdef GREEN_ASAN
+	if (new_fiber)
+		__asan_unpoison_memory_region(lo, len);
 #endif
 #ifdef GREEN_TSAN
 	c->tsan_fiber = new_fiber ? __tsan_create_fiber(0)

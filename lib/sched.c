@@ -634,9 +634,10 @@ quiet_state(struct green_rt *rt)
 		return 1;
 	if (live_tasks(rt) == 0)
 		return 0;
-	pthread_mutex_lock(&rt->timer_lock);
-	timers = rt->nheap > 0;
-	pthread_mutex_unlock(&rt->timer_lock);
+	/* not timer_lock: it is taken before idle_lock elsewhere (a timer
+	 * wakes a task, which may wake a worker); with every worker parked
+	 * nobody arms a timer, so the published earliest deadline is exact */
+	timers = green__timer_next() >= 0;
 	if (timers || any_work())
 		return 1;
 	return -EDEADLK;
