@@ -4,8 +4,10 @@
  * Overflow: a fixed stack's lowest page is PROT_NONE.  A task that runs
  * into it faults; the SIGSEGV handler runs on the worker's alternate signal
  * stack (the task's own is exhausted), names the task and aborts: never
- * silent corruption.  A fault that is not an overflow is passed on to the
- * handler that was installed before ours, or to the default action.
+ * silent corruption.  Any other fatal signal in a task (SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, SIGABRT) is reported with the task, its entry function
+ * and its worker, then passed on to the handler that was installed before
+ * ours, or to the default action.
  */
 #include <dlfcn.h>
 #include <signal.h>
@@ -23,7 +25,19 @@
  * frame larger than a page can jump over the guard. */
 #define BELOW_GUARD_SLACK ((uintptr_t)1 << 20)
 
-static struct sigaction old_segv, old_bus;
+/* The fatal signals we report on, and the actions we replaced. */
+static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+#define NFATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
+static struct sigaction old_action[NFATAL];
+
+static struct sigaction *
+old_for(int sig)
+{
+	for (size_t i = 0; i < NFATAL; i++)
+		if (fatal_signals[i] == sig)
+			return &old_action[i];
+	return NULL;
+}
 
 void
 green__describe_fn(void *fn, char *buf, size_t len)
@@ -68,7 +82,7 @@ report_overflow(struct green_worker *w, struct green_task *t, void *addr)
 static void
 pass_on(int sig, siginfo_t *si, void *uc)
 {
-	struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+	struct sigaction *old = old_for(sig);
 
 	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {
 		old->sa_sigaction(sig, si, uc);
@@ -81,21 +95,46 @@ pass_on(int sig, siginfo_t *si, void *uc)
 	}
 }
 
+/* Name the task a fatal signal hit, before the default action runs. */
+static void
+report_crash(struct green_worker *w, struct green_task *t, int sig)
+{
+	char fn[128], line[512];
+	int n;
+
+	green__describe_fn((void *)t->fn, fn, sizeof(fn));
+	n = snprintf(line, sizeof(line),
+		     "libgreen: fatal signal %d (%s) in task %llu \"%s\" "
+		     "(entry %s) on worker %u\n",
+		     sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
+		     (unsigned long long)t->id, t->name, fn, w->id);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line,
+			     (size_t)n < sizeof(line) ? (size_t)n
+						      : sizeof(line) - 1);
+}
+
 static void
 on_fault(int sig, siginfo_t *si, void *uc)
 {
 	struct green_worker *w = green__worker();
 	struct green_task *t = w != NULL ? w->current : NULL;
 
-	if (t != NULL && t->stack != NULL) {
+	if (t != NULL && t->stack != NULL &&
+	    (sig == SIGSEGV || sig == SIGBUS)) {
 		ucontext_t *ctx = uc;
 		uintptr_t sp = (uintptr_t)ctx->uc_mcontext.gregs[REG_RSP];
 		if (in_overflow_zone(t->stack, (uintptr_t)si->si_addr) ||
 		    in_overflow_zone(t->stack, sp)) {
 			report_overflow(w, t, si->si_addr);
+			signal(SIGABRT, SIG_DFL);
 			abort();
 		}
 	}
+	if (t != NULL)
+		report_crash(w, t, sig);
+	/* a handler that returns from SIGABRT makes abort() restore the
+	 * default action and raise again */
 	pass_on(sig, si, uc);
 }
 
@@ -108,15 +147,15 @@ green__diag_install(void)
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, &old_segv);
-	sigaction(SIGBUS, &sa, &old_bus);
+	for (size_t i = 0; i < NFATAL; i++)
+		sigaction(fatal_signals[i], &sa, &old_action[i]);
 }
 
 void
 green__diag_uninstall(void)
 {
-	sigaction(SIGSEGV, &old_segv, NULL);
-	sigaction(SIGBUS, &old_bus, NULL);
+	for (size_t i = 0; i < NFATAL; i++)
+		sigaction(fatal_signals[i], &old_action[i], NULL);
 }
 
 void
