@@ -16,8 +16,8 @@
 #include "testutil.h"
 
 #define NWORKERS 2
-#define TIMEOUT 60
-#define STRESS_TIMEOUT 120
+#define TIMEOUT (60 * TEST_TIMEOUT_MULT)
+#define STRESS_TIMEOUT (120 * TEST_TIMEOUT_MULT)
 /* "Promptly": a woken party must be joinable within this (generous)
  * bound; a lost wake-up fails here instead of at the TCase timeout. */
 #define PROMPT GREEN_SEC(5)
@@ -1468,7 +1468,7 @@ START_TEST(test_green_select_ready_case_returns_index_and_result)
 END_TEST
 
 #define UNI_CASES 4
-#define UNI_ROUNDS 100000
+#define UNI_ROUNDS TEST_SCALE(100000)
 /* chi-square, 3 degrees of freedom, p = 0.001 */
 #define UNI_CHI2_MAX 16.27
 
@@ -1631,7 +1631,7 @@ END_TEST
  * it) and the other case's buffer is left alone.  Large elements make the
  * window of a copy that races a claim wide.
  */
-#define RACE_ROUNDS 5000
+#define RACE_ROUNDS TEST_SCALE(5000)
 #define RACE_ELEM 16384
 
 struct race_elem {
@@ -2469,7 +2469,7 @@ END_TEST
 #define MPMC_PRODUCERS 8
 #define MPMC_CONSUMERS 8
 #ifndef MPMC_VALUES
-#define MPMC_VALUES 10000000
+#define MPMC_VALUES TEST_SCALE(10000000)
 #endif
 #define MPMC_PER (MPMC_VALUES / MPMC_PRODUCERS)
 #define MPMC_BUFFER 64

@@ -13,7 +13,7 @@
 
 #include "testutil.h"
 
-#define TIMEOUT 30
+#define TIMEOUT (30 * TEST_TIMEOUT_MULT)
 #define VISIBLE __attribute__((visibility("default"), noinline))
 
 /* Exit codes of the children. */
@@ -324,6 +324,11 @@ START_TEST(test_green_spawn_null_write_dies_by_sigsegv)
 	(void)st;
 	ck_assert_msg(strstr(out, "AddressSanitizer: SEGV") != NULL,
 		      "expected ASan's SEGV report; stderr:\n%s", out);
+#elif defined(__SANITIZE_THREAD__)
+	/* likewise ThreadSanitizer reports the fault and exits (66) */
+	(void)st;
+	ck_assert_msg(strstr(out, "ThreadSanitizer: SEGV") != NULL,
+		      "expected TSan's SEGV report; stderr:\n%s", out);
 #else
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
 		      "child %s, expected SIGSEGV; stderr:\n%s",
@@ -331,6 +336,10 @@ START_TEST(test_green_spawn_null_write_dies_by_sigsegv)
 #endif
 	ck_assert_msg(strstr(out, "overflowed") == NULL,
 		      "a NULL write was reported as an overflow:\n%s", out);
+	/* the crash report names the task before the default action */
+	assert_has(out, "libgreen: fatal signal 11 (SEGV) in task");
+	assert_has(out, "\"faulty\"");
+	assert_has(out, "null_writer");
 }
 END_TEST
 

@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 
-#define TIMEOUT 60
+#define TIMEOUT (60 * TEST_TIMEOUT_MULT)
 #define PROMPT GREEN_SEC(5)
 
 static void
@@ -196,7 +196,7 @@ START_TEST(test_green_spawn_two_workers_work_is_stolen)
 END_TEST
 
 #define FOREIGN_THREADS 4
-#define FOREIGN_SPAWNS 10000
+#define FOREIGN_SPAWNS TEST_SCALE(10000)
 
 static atomic_long foreign_count;
 static atomic_int foreign_go;
@@ -371,7 +371,11 @@ END_TEST
 /* --- green_sleep ------------------------------------------------------- */
 
 #define SLEEPERS 20
+#if TEST_SLOW
+#define SLEEP_SLACK GREEN_MSEC(500)
+#else
 #define SLEEP_SLACK GREEN_MSEC(50)
+#endif
 
 struct sleeper {
 	int64_t deadline;
@@ -516,7 +520,7 @@ END_TEST
 /* --- stress ------------------------------------------------------------ */
 
 #define STRESS_TASKS 200
-#define STRESS_ITERS 2000
+#define STRESS_ITERS TEST_SCALE(2000)
 
 static void *
 stress_child(void *arg)
@@ -574,7 +578,8 @@ START_TEST(test_stress_yield_spawn_join_sleep_all_results_correct)
 
 	ck_assert_int_eq(green_spawn(&t, NULL, stress_main, &total), 0);
 	/* bounded: well inside the TCase timeout, so a hang reports here */
-	r = green_join(t, NULL, green_now() + GREEN_SEC(40));
+	r = green_join(t, NULL,
+		       green_now() + GREEN_SEC(40) * TEST_TIMEOUT_MULT);
 	ck_assert_msg(r == 0, "stress run did not finish: %d (%s)", r,
 		      green_strerror(r));
 	tfail_check();

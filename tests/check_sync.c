@@ -15,7 +15,7 @@
 #include "testutil.h"
 
 #define NWORKERS 2
-#define TIMEOUT 60
+#define TIMEOUT (60 * TEST_TIMEOUT_MULT)
 #define PROMPT GREEN_SEC(5)
 #define SETTLE GREEN_MSEC(20)
 #define SHORT GREEN_MSEC(20)
@@ -467,7 +467,7 @@ END_TEST
 
 #define MIXED_THREADS 4
 #define MIXED_TASKS 50
-#define MIXED_ITERS 2000
+#define MIXED_ITERS TEST_SCALE(2000)
 
 /* A plain thread's share: no yield (it is not a task). */
 static void *

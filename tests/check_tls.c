@@ -16,10 +16,10 @@
 
 #include "testutil.h"
 
-#define TIMEOUT 60
+#define TIMEOUT (60 * TEST_TIMEOUT_MULT)
 #define NWORKERS 2
 #define TLS_TASKS 64
-#define TLS_ITERS 20000
+#define TLS_ITERS TEST_SCALE(20000)
 
 static void
 setup(void)

@@ -25,6 +25,14 @@ skip() {
 	exit 77
 }
 
+# A sanitizer build's library needs the sanitizer runtime, and gdb on an
+# instrumented process shows the sanitizer's frames: the extension is
+# checked in the normal build.
+if grep -Eq '^#define GREEN_(A|T)SAN 1' "$builddir/config.h" 2>/dev/null; then
+	echo "gdb.sh: SKIP: sanitizer build"
+	exit 77
+fi
+
 hard() {
 	echo "gdb.sh: ERROR: $*" >&2
 	exit 99

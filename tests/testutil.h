@@ -29,6 +29,47 @@
 
 #include "green.h"
 
+/*
+ * Sanitizer builds.  GCC defines __SANITIZE_THREAD__/__SANITIZE_ADDRESS__;
+ * clang reports the same through __has_feature.  Under a sanitizer the code
+ * runs several times slower (ThreadSanitizer about 10x) and the runtime may
+ * add threads of its own, so the heaviest tests scale their work down and
+ * widen timing bounds there.  Normal builds are unaffected: TEST_SCALE(n) is
+ * n and the bounds are the strict ones.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) && !defined(__SANITIZE_THREAD__)
+#define __SANITIZE_THREAD__ 1
+#endif
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TEST_SLOW 1
+#else
+#define TEST_SLOW 0
+#endif
+
+#if TEST_SLOW
+/* Iteration counts of heavy loops: n / 20, at least 1. */
+#define TEST_SCALE(n) ((n) / 20 > 0 ? (n) / 20 : 1)
+/* Multiplier for tcase timeouts. */
+#define TEST_TIMEOUT_MULT 3
+#else
+#define TEST_SCALE(n) (n)
+#define TEST_TIMEOUT_MULT 1
+#endif
+
+/* Threads the sanitizer runtime may start on its own (ThreadSanitizer's
+ * background thread). */
+#ifdef __SANITIZE_THREAD__
+#define TEST_EXTRA_THREADS 1
+#else
+#define TEST_EXTRA_THREADS 0
+#endif
+
 /* A child forked by run_forked() is killed by SIGALRM after this many
  * seconds, so a hang fails the test instead of outliving it. */
 #define TEST_CHILD_ALARM 20
