@@ -50,16 +50,6 @@ teardown(void)
 
 /* --- helpers ------------------------------------------------------------ */
 
-/* Sleep ns, as a task or as a plain thread (also without a runtime). */
-static void
-pause_ns(int64_t ns)
-{
-	if (green_self() != NULL)
-		green_sleep(green_now() + ns);
-	else
-		usleep((useconds_t)(ns / 1000));
-}
-
 /* One channel operation run by a helper task or thread. */
 struct op {
 	green_chan_t *ch;

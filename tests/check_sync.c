@@ -36,15 +36,6 @@ teardown(void)
 
 /* --- helpers ------------------------------------------------------------ */
 
-static void
-pause_ns(int64_t ns)
-{
-	if (green_self() != NULL)
-		green_sleep(green_now() + ns);
-	else
-		usleep((useconds_t)(ns / 1000));
-}
-
 /* One blocking call run by a helper task or thread. */
 struct op {
 	green_mutex_t *m;

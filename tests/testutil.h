@@ -76,6 +76,16 @@
 
 /* Spin without blocking until ns nanoseconds have passed (busy work that
  * keeps a worker occupied). */
+/* Sleep ns, as a task or as a plain thread (also without a runtime). */
+static inline void
+pause_ns(int64_t ns)
+{
+	if (green_self() != NULL)
+		green_sleep(green_now() + ns);
+	else
+		usleep((useconds_t)(ns / 1000));
+}
+
 static inline void
 busy_wait_ns(int64_t ns)
 {
