@@ -64,6 +64,7 @@ struct green_stack {
 	size_t maplen;		 /* bytes mapped, guard included */
 	size_t size;		 /* usable bytes above the guard */
 	struct green_stack *next; /* link in a pool; owned by the pool */
+	unsigned vg_id;		 /* valgrind's stack id (0 when not registered) */
 };
 
 struct green_stack *green__stack_get(struct green_worker *w, size_t size);

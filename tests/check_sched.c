@@ -371,11 +371,7 @@ END_TEST
 /* --- green_sleep ------------------------------------------------------- */
 
 #define SLEEPERS 20
-#if TEST_SLOW
-#define SLEEP_SLACK GREEN_MSEC(500)
-#else
-#define SLEEP_SLACK GREEN_MSEC(50)
-#endif
+#define SLEEP_SLACK (TEST_SLOW ? GREEN_MSEC(500) * TEST_TIMEOUT_MULT : GREEN_MSEC(50))
 
 struct sleeper {
 	int64_t deadline;

@@ -47,20 +47,32 @@
 #endif
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define TEST_SLOW 1
+#define TEST_SANITIZED 1
 #else
-#define TEST_SLOW 0
+#define TEST_SANITIZED 0
 #endif
 
-#if TEST_SLOW
-/* Iteration counts of heavy loops: n / 20, at least 1. */
-#define TEST_SCALE(n) ((n) / 20 > 0 ? (n) / 20 : 1)
-/* Multiplier for tcase timeouts. */
-#define TEST_TIMEOUT_MULT 3
-#else
-#define TEST_SCALE(n) (n)
-#define TEST_TIMEOUT_MULT 1
+/*
+ * Under valgrind (make check-valgrind) the same binaries run 20-50 times
+ * slower with every thread serialised, so the scaling is decided at run time:
+ * RUNNING_ON_VALGRIND is a client request that reads 0 on a real CPU.
+ */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define TEST_VALGRIND (RUNNING_ON_VALGRIND != 0)
 #endif
+#endif
+#ifndef TEST_VALGRIND
+#define TEST_VALGRIND 0
+#endif
+
+/* True when the suite runs instrumented and heavy loops must shrink. */
+#define TEST_SLOW (TEST_SANITIZED || TEST_VALGRIND)
+/* Iteration counts of heavy loops: n / 20 when slow, at least 1. */
+#define TEST_SCALE(n) (TEST_SLOW ? ((n) / 20 > 0 ? (n) / 20 : 1) : (n))
+/* Multiplier for tcase timeouts and in-test time bounds. */
+#define TEST_TIMEOUT_MULT (TEST_VALGRIND ? 10 : TEST_SANITIZED ? 3 : 1)
 
 /* Threads the sanitizer runtime may start on its own (ThreadSanitizer's
  * background thread). */
@@ -72,7 +84,7 @@
 
 /* A child forked by run_forked() is killed by SIGALRM after this many
  * seconds, so a hang fails the test instead of outliving it. */
-#define TEST_CHILD_ALARM 20
+#define TEST_CHILD_ALARM (20 * TEST_TIMEOUT_MULT)
 
 /* Spin without blocking until ns nanoseconds have passed (busy work that
  * keeps a worker occupied). */
