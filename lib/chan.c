@@ -19,7 +19,7 @@ static void
 copy(void *dst, const void *src, size_t n)
 {
 	if (n != 0 && dst != NULL)
-		memcpy(dst, src, n);
+		green__memcpy(dst, src, n);
 }
 
 static char *

@@ -13,8 +13,13 @@
 
 #include <stddef.h>
 
+#include "splitstack.h"
+
 struct green_ctx {
 	void *sp; /* saved stack pointer; NULL until the context is made */
+#ifdef GREEN_SPLIT_STACK
+	struct green_ss ss; /* split-stack words while switched out */
+#endif
 #if defined(GREEN_ASAN) || defined(GREEN_TSAN)
 	/* What the sanitizers must be told about each switch (sanitizer.h). */
 	void *stack_lo;	  /* lowest usable address of this context's stack */

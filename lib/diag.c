@@ -57,6 +57,9 @@ in_overflow_zone(struct green_stack *s, uintptr_t addr)
 	uintptr_t lo = (uintptr_t)s->map;
 	uintptr_t guard_end = lo + green__stack_guard();
 
+	if (s->maplen == 0)
+		return false; /* a pooled first segment has no guard page */
+
 	return addr < guard_end &&
 	       (lo < BELOW_GUARD_SLACK || addr >= lo - BELOW_GUARD_SLACK);
 }

@@ -1,18 +1,40 @@
-/* futex.c - the one way an OS thread of the runtime sleeps. */
+/*
+ * futex.c - the one way an OS thread of the runtime sleeps.
+ *
+ * The system call is made directly, not through libc's syscall(): these
+ * functions are no_split_stack (a worker calls them on hot paths, see
+ * nosplit.c), and a raw syscall instruction uses no stack at all.
+ */
 #include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "green-internal.h"
+
+static inline __attribute__((always_inline)) long
+sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts,
+	  uint32_t val3)
+{
+	register long r10 __asm__("r10") = (long)ts;
+	register long r8 __asm__("r8") = 0;
+	register long r9 __asm__("r9") = (long)val3;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "0"((long)SYS_futex), "D"(addr), "S"((long)op),
+			   "d"((long)val), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret; /* -errno on failure */
+}
 
 /*
  * Sleep while *addr == val, until woken or until the absolute
  * CLOCK_MONOTONIC deadline (-1: none).  Returns 0 or -ETIMEDOUT; spurious
  * returns are possible, callers re-check their condition.
  */
-int
+GREEN_NO_SPLIT int
 green__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
 	struct timespec ts, *tsp = NULL;
@@ -23,16 +45,14 @@ green__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 		tsp = &ts;
 	}
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
-	if (syscall(SYS_futex, addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
-		    val, tsp, NULL, FUTEX_BITSET_MATCH_ANY) == -1 &&
-	    errno == ETIMEDOUT)
+	if (sys_futex(addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, tsp,
+		      FUTEX_BITSET_MATCH_ANY) == -ETIMEDOUT)
 		return -ETIMEDOUT;
 	return 0;
 }
 
-void
+GREEN_NO_SPLIT void
 green__futex_wake(_Atomic uint32_t *addr, int n)
 {
-	syscall(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL,
-		0);
+	sys_futex(addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, (uint32_t)n, NULL, 0);
 }

@@ -23,6 +23,10 @@
 #define GREEN_MIN_STACK ((size_t)16 << 10)
 #define GREEN_MAX_STACK ((size_t)1 << 30)
 #define GREEN_DEFAULT_STACK ((size_t)256 << 10)
+/* Segmented stacks: the first segment's size (stack.c, splitstack.h). */
+#define GREEN_MIN_SEGMENT ((size_t)1 << 10)
+#define GREEN_DEFAULT_SEGMENT ((size_t)2 << 10)
+#define GREEN_POOLED_SEGMENT ((size_t)64 << 10) /* larger: mapped alone */
 #define GREEN_TASK_MAGIC 0x6772656eU /* "gren": a live or ended task */
 #define GREEN_TASK_FREED 0x64656164U /* "dead": recycled task struct */
 
@@ -37,6 +41,12 @@ struct green_worker;
  * holder may be a preempted OS thread, so a waiter that spun for long
  * yields its CPU.
  */
+/* Hot-path libc calls without a stack check (nosplit.c). */
+void green__memcpy(void *dst, const void *src, size_t n);
+void green__os_yield(void);
+void green__lock(pthread_mutex_t *m);
+void green__unlock(pthread_mutex_t *m);
+
 static inline void
 green__spin_lock(int *l)
 {
@@ -46,7 +56,7 @@ green__spin_lock(int *l)
 			if (i < 1000)
 				__builtin_ia32_pause();
 			else
-				sched_yield();
+				green__os_yield();
 		}
 	}
 }
@@ -60,14 +70,18 @@ green__spin_unlock(int *l)
 
 /* --- stacks (stack.c) --------------------------------------------------- */
 struct green_stack {
-	void *map;		 /* mmap base; the guard page is its first page */
-	size_t maplen;		 /* bytes mapped, guard included */
-	size_t size;		 /* usable bytes above the guard */
+	void *map;		 /* fixed: mmap base, the guard page first;
+				    first segment: its lowest byte */
+	size_t maplen;		 /* fixed: bytes mapped, guard included;
+				    0 for a pooled first segment */
+	size_t size;		 /* usable bytes (above the guard page) */
 	struct green_stack *next; /* link in a pool; owned by the pool */
 	unsigned vg_id;		 /* valgrind's stack id (0 when not registered) */
+	int kind;		 /* GREEN_STACK_FIXED or GREEN_STACK_SEGMENTED */
 };
 
-struct green_stack *green__stack_get(struct green_worker *w, size_t size);
+struct green_stack *green__stack_get(struct green_worker *w, int kind,
+				     size_t size);
 void green__stack_put(struct green_worker *w, struct green_stack *s);
 void green__stack_pool_drain(struct green_worker *w);
 void green__stack_global_drain(void);
@@ -76,6 +90,18 @@ void *green__stack_top(struct green_stack *s);
 size_t green__stack_guard(void);
 int green__stack_check(int kind, size_t size);
 size_t green__round_stack(size_t size);
+int green__stack_kind(int kind, const void *entry);
+bool green__under_valgrind(void);
+size_t green__stack_size(int kind, size_t size);
+/* Split-stack bookkeeping (splitstack.c); no-ops without split stacks. */
+void green__ss_prepare(struct green_worker *w, struct green_ctx *ctx,
+		       struct green_stack *s);
+void green__ss_parked(struct green_worker *w, struct green_ctx *ctx);
+void green__ss_chain_put(struct green_worker *w, struct green_ctx *ctx);
+void green__ss_worker_init(struct green_worker *w);
+void green__ss_worker_fini(struct green_worker *w);
+bool green__ss_entry_splits(const void *fn);
+bool green__ss_lazy_binding(void);
 
 /* --- tasks (task.c) ------------------------------------------------------- */
 /* Why a task waits: shown in the deadlock report (and later in traces). */
@@ -125,6 +151,7 @@ struct green_task {
 	int64_t deadline;
 	size_t heap_index;	  /* position in the timer heap, or SIZE_MAX */
 	size_t stack_size;	  /* requested usable stack size */
+	int stack_kind;		  /* GREEN_STACK_FIXED or _SEGMENTED */
 	char name[32];		  /* copied from green_attr_t.name */
 };
 
@@ -180,17 +207,22 @@ struct green_worker {
 	unsigned nfree_tasks;
 	struct green_stack *free_stacks;
 	unsigned nfree_stacks;
+	struct green_stack *free_segs; /* first segments of rt->seg_size */
+	unsigned nfree_segs;
 	uint64_t id_next, id_end; /* block of task ids reserved from rt */
 	/* Task counts: written by the owner, summed only when all are idle. */
 	_Atomic uint64_t nspawned, nexited;
 	void *altstack;		  /* sigaltstack memory */
 	size_t altstack_len;
+	void *ss_spare;		  /* libgcc segment chain lent to tasks */
 } __attribute__((aligned(64)));
 
 struct green_rt {
 	unsigned nworkers;
 	struct green_worker *workers;
-	size_t stack_size;	  /* default usable stack size */
+	int stack_kind;		  /* default kind: FIXED or SEGMENTED */
+	size_t fixed_size;	  /* default fixed stack size */
+	size_t seg_size;	  /* default first-segment size (pooled) */
 	/* Global run queue. */
 	pthread_mutex_t gq_lock;
 	struct green_task *gq_head, *gq_tail; /* under gq_lock */
@@ -223,6 +255,9 @@ struct green_rt {
 	pthread_mutex_t stack_lock;
 	struct green_stack *free_stacks; /* under stack_lock */
 	size_t nfree_stacks;
+	struct green_stack *free_segs;	/* under stack_lock */
+	char *seg_cursor, *seg_end;	/* carving region; under stack_lock */
+	struct green_region *regions;	/* every segment region; stack_lock */
 };
 
 extern struct green_rt *green__rt;

@@ -214,7 +214,7 @@ green__globq_push(struct green_task *head, struct green_task *tail, size_t n)
 	struct green_rt *rt = green__rt;
 
 	tail->next = NULL;
-	pthread_mutex_lock(&rt->gq_lock);
+	green__lock(&rt->gq_lock);
 	if (rt->gq_tail != NULL)
 		rt->gq_tail->next = head;
 	else
@@ -224,7 +224,7 @@ green__globq_push(struct green_task *head, struct green_task *tail, size_t n)
 	 * the queue itself */
 	atomic_store_explicit(&rt->gq_len, rt->gq_len + n,
 			      memory_order_relaxed);
-	pthread_mutex_unlock(&rt->gq_lock);
+	green__unlock(&rt->gq_lock);
 }
 
 /*
@@ -240,7 +240,7 @@ green__globq_pop(struct green_worker *w, size_t max)
 
 	if (atomic_load_explicit(&rt->gq_len, memory_order_relaxed) == 0)
 		return NULL;
-	pthread_mutex_lock(&rt->gq_lock);
+	green__lock(&rt->gq_lock);
 	len = atomic_load_explicit(&rt->gq_len, memory_order_relaxed);
 	n = len / rt->nworkers + 1;
 	if (n > len)
@@ -251,7 +251,7 @@ green__globq_pop(struct green_worker *w, size_t max)
 		n = GREEN_RUNQ_SIZE / 2;
 	t = rt->gq_head;
 	if (t == NULL) {
-		pthread_mutex_unlock(&rt->gq_lock);
+		green__unlock(&rt->gq_lock);
 		return NULL;
 	}
 	last = t;
@@ -262,7 +262,7 @@ green__globq_pop(struct green_worker *w, size_t max)
 		rt->gq_tail = NULL;
 	last->next = NULL;
 	atomic_store_explicit(&rt->gq_len, len - n, memory_order_relaxed);
-	pthread_mutex_unlock(&rt->gq_lock);
+	green__unlock(&rt->gq_lock);
 	rest = t->next;
 	while (rest != NULL) {
 		struct green_task *x = rest;

@@ -55,6 +55,8 @@ run_after(struct green_worker *w)
 
 	if (fn != NULL) {
 		w->after = NULL;
+		if (w->after_task != NULL && w->after_task->ctx.sp != NULL)
+			green__ss_parked(w, &w->after_task->ctx);
 		fn(w, w->after_task);
 	}
 }
@@ -62,26 +64,47 @@ run_after(struct green_worker *w)
 /* Attach a stack to a task that runs for the first time. */
 static void task_entry(void);
 
+static _Noreturn __attribute__((noinline, cold)) void
+stack_oom(struct green_task *t)
+{
+	fprintf(stderr,
+		"libgreen: out of memory: no %zu-byte stack for task %llu "
+		"\"%s\"\n",
+		t->stack_size, (unsigned long long)t->id, t->name);
+	abort();
+}
+
 void
 green__sched_prepare(struct green_worker *w, struct green_task *next)
 {
 	struct green_stack *s;
 
-	if (next->ctx.sp != NULL)
+	if (next->ctx.sp != NULL) {
+		green__ss_prepare(w, &next->ctx, NULL);
 		return;
-	s = green__stack_get(w, next->stack_size);
-	if (s == NULL) {
-		fprintf(stderr,
-			"libgreen: out of memory: no %zu-byte stack for task "
-			"%llu \"%s\"\n",
-			next->stack_size, (unsigned long long)next->id,
-			next->name);
-		abort();
 	}
+	s = green__stack_get(w, next->stack_kind, next->stack_size);
+	if (s == NULL)
+		stack_oom(next);
 	next->stack = s;
 	green__ctx_make(&next->ctx, green__stack_top(s), task_entry);
+	green__ss_prepare(w, &next->ctx, s);
 	san_ctx_stack(&next->ctx, (char *)s->map + green__stack_guard(),
 		      s->size, true);
+}
+
+/*
+ * The switch itself.  no_split_stack: once the split-stack words of to are
+ * loaded, no split-stack prologue may run until the stack pointer is to's.
+ */
+static GREEN_NO_SPLIT void
+switch_to(struct green_ctx *from, struct green_ctx *to, bool dying)
+{
+	san_switch(from, to, dying);
+#ifdef GREEN_SPLIT_STACK
+	green__ss_swap(&from->ss, &to->ss);
+#endif
+	green__switch(from, to);
 }
 
 static void
@@ -131,8 +154,7 @@ switch_away(struct green_worker *w, struct green_ctx *save,
 		to = &next->ctx;
 	}
 	w->current = next;
-	san_switch(save, to, dying);
-	green__switch(save, to);
+	switch_to(save, to, dying);
 }
 
 /*
@@ -170,7 +192,7 @@ green_yield(void)
 	struct green_task *cur, *next;
 
 	if (w == NULL || (cur = w->current) == NULL) {
-		sched_yield();
+		green__os_yield();
 		return;
 	}
 	next = green__find_local(w);
@@ -212,7 +234,7 @@ rand_next(struct green_worker *w)
 uint32_t
 green__rand(void)
 {
-	static __thread uint64_t seed;
+	static __thread uint64_t seed __attribute__((tls_model("initial-exec")));
 	struct green_worker *w = green__worker();
 
 	if (w != NULL)
@@ -301,11 +323,11 @@ green__wake_worker(void)
 	/* only one waker at a time becomes "the one spinner" (Go's wakep) */
 	if (!atomic_compare_exchange_strong(&rt->nspinning, &zero, 1))
 		return;
-	pthread_mutex_lock(&rt->idle_lock);
+	green__lock(&rt->idle_lock);
 	w = rt->idle_list;
 	if (w != NULL)
 		idle_remove(rt, w);
-	pthread_mutex_unlock(&rt->idle_lock);
+	green__unlock(&rt->idle_lock);
 	if (w == NULL) {
 		atomic_fetch_sub(&rt->nspinning, 1);
 		return;
@@ -333,10 +355,10 @@ idle_park(struct green_worker *w)
 	int64_t deadline = -1;
 	bool all_idle;
 
-	pthread_mutex_lock(&rt->idle_lock);
+	green__lock(&rt->idle_lock);
 	idle_push(rt, w);
 	all_idle = rt->nidle == rt->nworkers;
-	pthread_mutex_unlock(&rt->idle_lock);
+	green__unlock(&rt->idle_lock);
 
 	if (w->spinning) {
 		w->spinning = false;
@@ -345,9 +367,9 @@ idle_park(struct green_worker *w)
 		atomic_fetch_sub(&rt->nspinning, 1);
 		if (any_work()) {
 			bool removed;
-			pthread_mutex_lock(&rt->idle_lock);
+			green__lock(&rt->idle_lock);
 			removed = idle_remove(rt, w);
-			pthread_mutex_unlock(&rt->idle_lock);
+			green__unlock(&rt->idle_lock);
 			/* a waker that took us off the list counted us */
 			if (removed)
 				atomic_fetch_add(&rt->nspinning, 1);
@@ -356,12 +378,12 @@ idle_park(struct green_worker *w)
 		}
 	}
 
-	pthread_mutex_lock(&rt->timer_lock);
+	green__lock(&rt->timer_lock);
 	if (rt->nheap > 0 && rt->timer_waiter == NULL) {
 		rt->timer_waiter = w;
 		deadline = rt->heap[0]->deadline;
 	}
-	pthread_mutex_unlock(&rt->timer_lock);
+	green__unlock(&rt->timer_lock);
 	if (all_idle) {
 		green__stack_trim();
 		if (deadline < 0)
@@ -374,15 +396,15 @@ idle_park(struct green_worker *w)
 	atomic_store(&w->wakeword, 0);
 
 	if (deadline >= 0) {
-		pthread_mutex_lock(&rt->timer_lock);
+		green__lock(&rt->timer_lock);
 		if (rt->timer_waiter == w)
 			rt->timer_waiter = NULL;
-		pthread_mutex_unlock(&rt->timer_lock);
+		green__unlock(&rt->timer_lock);
 	}
-	pthread_mutex_lock(&rt->idle_lock);
+	green__lock(&rt->idle_lock);
 	if (!idle_remove(rt, w))
 		w->spinning = true; /* a waker took us off and counted us */
-	pthread_mutex_unlock(&rt->idle_lock);
+	green__unlock(&rt->idle_lock);
 }
 
 /* Block until there is a task for w; NULL when the runtime stops. */
@@ -439,7 +461,7 @@ async_signals(sigset_t *set)
 }
 
 /* The worker loop runs on the thread's own stack: tell the sanitizers. */
-static void
+static __attribute__((noinline)) void
 sched_stack(struct green_worker *w)
 {
 	pthread_attr_t a;
@@ -454,25 +476,42 @@ sched_stack(struct green_worker *w)
 }
 
 static void *
-worker_main(void *arg)
+worker_loop(void *arg)
 {
 	struct green_worker *w = arg;
 	struct green_task *t;
 
 	tls_worker = w;
 	green__diag_thread_init(w);
+	green__ss_worker_init(w);
 	sched_stack(w);
 	while ((t = find_runnable(w)) != NULL) {
 		green__sched_prepare(w, t);
 		w->current = t;
-		san_switch(&w->sched_ctx, &t->ctx, false);
-		green__switch(&w->sched_ctx, &t->ctx);
+		switch_to(&w->sched_ctx, &t->ctx, false);
 		san_resumed(&w->sched_ctx);
 		run_after(w);
 	}
+	green__ss_worker_fini(w);
 	green__diag_thread_fini(w);
 	tls_worker = NULL;
 	return NULL;
+}
+
+/*
+ * A worker thread starts here.  Its loop runs on the thread's own 8 MiB
+ * stack and never needs a split: a zero guard passes every check.  Set
+ * before any split-stack prologue runs, because libgcc's pthread_create
+ * wrapper (a program linked with -fsplit-stack and a static libgreen)
+ * starts threads with a guard only 16 KB below the first frame.
+ */
+static GREEN_NO_SPLIT void *
+worker_main(void *arg)
+{
+#ifdef GREEN_SPLIT_STACK
+	green__ss_set_guard(NULL);
+#endif
+	return worker_loop(arg);
 }
 
 /* --- life ---------------------------------------------------------------- */
@@ -543,6 +582,29 @@ stop_workers(struct green_rt *rt, unsigned n)
 		pthread_join(rt->workers[i].thread, NULL);
 }
 
+/* The default stack kind and the default sizes of both kinds. */
+static void
+stack_defaults(struct green_rt *rt, const green_config_t *cfg)
+{
+	size_t size = cfg != NULL ? cfg->stack_size : 0;
+
+	rt->stack_kind = green__stack_kind(cfg != NULL ? cfg->stack_kind : 0,
+					   NULL);
+	/* a lazily bound program would overflow a first segment in the
+	 * dynamic linker (splitstack.c) */
+	if ((cfg == NULL || cfg->stack_kind == GREEN_STACK_DEFAULT) &&
+	    rt->stack_kind == GREEN_STACK_SEGMENTED && green__ss_lazy_binding())
+		rt->stack_kind = GREEN_STACK_FIXED;
+	rt->fixed_size = GREEN_DEFAULT_STACK;
+	rt->seg_size = GREEN_DEFAULT_SEGMENT;
+	if (size != 0 && rt->stack_kind == GREEN_STACK_FIXED)
+		rt->fixed_size = size;
+	else if (size != 0)
+		rt->seg_size = size;
+	rt->fixed_size = green__round_stack(rt->fixed_size);
+	rt->seg_size = (rt->seg_size + 63) & ~(size_t)63;
+}
+
 int
 green_init(const green_config_t *cfg)
 {
@@ -552,9 +614,9 @@ green_init(const green_config_t *cfg)
 
 	if ((err = check_config(cfg)) != 0 || (err = worker_count(cfg, &n)))
 		return err;
-	pthread_mutex_lock(&life_lock);
+	green__lock(&life_lock);
 	if (green__rt != NULL) {
-		pthread_mutex_unlock(&life_lock);
+		green__unlock(&life_lock);
 		return -EBUSY;
 	}
 	rt = green__calloc(sizeof(*rt));
@@ -566,9 +628,7 @@ green_init(const green_config_t *cfg)
 		goto nomem;
 	}
 	rt->nworkers = n;
-	rt->stack_size = green__round_stack(
-		cfg != NULL && cfg->stack_size ? cfg->stack_size
-					       : GREEN_DEFAULT_STACK);
+	stack_defaults(rt, cfg);
 	pthread_mutex_init(&rt->gq_lock, NULL);
 	pthread_mutex_init(&rt->idle_lock, NULL);
 	pthread_mutex_init(&rt->timer_lock, NULL);
@@ -594,14 +654,14 @@ green_init(const green_config_t *cfg)
 			green__diag_uninstall();
 			green__rt = NULL;
 			rt_free(rt);
-			pthread_mutex_unlock(&life_lock);
+			green__unlock(&life_lock);
 			return -EAGAIN;
 		}
 	}
-	pthread_mutex_unlock(&life_lock);
+	green__unlock(&life_lock);
 	return 0;
 nomem:
-	pthread_mutex_unlock(&life_lock);
+	green__unlock(&life_lock);
 	return -ENOMEM;
 }
 
@@ -651,13 +711,13 @@ wait_quiet(struct green_rt *rt)
 		uint32_t seq = atomic_load(&rt->quiet_seq);
 		int st;
 
-		pthread_mutex_lock(&rt->idle_lock);
+		green__lock(&rt->idle_lock);
 		st = quiet_state(rt);
 		if (st == -EDEADLK && !rt->deadlocked) {
 			rt->deadlocked = true;
 			green__deadlock_report();
 		}
-		pthread_mutex_unlock(&rt->idle_lock);
+		green__unlock(&rt->idle_lock);
 		if (st <= 0)
 			return st;
 		green__futex_wait(&rt->quiet_seq, seq, -1);
@@ -671,6 +731,7 @@ drop_task_stack(struct green_task *t, void *arg)
 	(void)arg;
 	if (t->magic == GREEN_TASK_MAGIC && t->stack != NULL) {
 		san_ctx_destroy(&t->ctx);
+		green__ss_chain_put(NULL, &t->ctx);
 		green__stack_put(NULL, t->stack);
 		t->stack = NULL;
 	}
@@ -685,10 +746,10 @@ green_shutdown(void)
 
 	if (w != NULL)
 		return -EPERM;
-	pthread_mutex_lock(&life_lock);
+	green__lock(&life_lock);
 	rt = green__rt;
 	if (rt == NULL) {
-		pthread_mutex_unlock(&life_lock);
+		green__unlock(&life_lock);
 		return -EPERM;
 	}
 	st = wait_quiet(rt);
@@ -702,7 +763,7 @@ green_shutdown(void)
 	green__task_slab_free_all();
 	green__rt = NULL;
 	rt_free(rt);
-	pthread_mutex_unlock(&life_lock);
+	green__unlock(&life_lock);
 	return st;
 }
 
@@ -731,6 +792,8 @@ green_run(void (*fn)(void *), void *arg, const green_config_t *cfg)
 		return -EINVAL;
 	if ((err = green_init(cfg)) != 0)
 		return err;
+	/* run_main calls fn: fn's code decides the kind, not run_main's */
+	attr.stack_kind = green__stack_kind(GREEN_STACK_DEFAULT, (const void *)fn);
 	err = green_spawn(NULL, &attr, run_main, &m);
 	if (err != 0) {
 		green_shutdown();

@@ -31,6 +31,31 @@ cmp_chan(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* libc's qsort for many cases; split-stack code may call libc only off
+ * the hot path (nosplit.c) */
+static __attribute__((noinline)) void
+sort_many(struct green_chan **c, size_t n)
+{
+	qsort(c, n, sizeof(*c), cmp_chan);
+}
+
+/* Sort channels by address: the common few by insertion. */
+static void
+sort_chans(struct green_chan **c, size_t n)
+{
+	if (n > 16) {
+		sort_many(c, n);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct green_chan *x = c[i];
+		size_t j = i;
+		for (; j > 0 && (uintptr_t)c[j - 1] > (uintptr_t)x; j--)
+			c[j] = c[j - 1];
+		c[j] = x;
+	}
+}
+
 /* Collect the distinct channels of cases[i] where keep(i), sorted. */
 static void
 collect(struct select_locks *l, const green_case_t *cases, size_t n,
@@ -43,7 +68,7 @@ collect(struct select_locks *l, const green_case_t *cases, size_t n,
 		if (cases[i].chan != NULL &&
 		    (waiters == NULL || waiters[i].listed))
 			l->chans[l->n++] = cases[i].chan;
-	qsort(l->chans, l->n, sizeof(*l->chans), cmp_chan);
+	sort_chans(l->chans, l->n);
 	/* the same channel may appear in several cases: lock it once */
 	for (size_t i = 0; i < l->n; i++)
 		if (k == 0 || l->chans[k - 1] != l->chans[i])

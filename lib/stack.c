@@ -9,8 +9,12 @@
  * first runs and gives it back when it ends, so a spawned task that has not
  * run yet costs only its struct.
  *
- * The interface (get a stack of a size, put it back, its top) is what
- * segmented stacks will implement too.
+ * Segmented stacks (built with -fsplit-stack, see splitstack.h): a task's
+ * first segment is a small slice of a large region, carved on demand and
+ * pooled like fixed stacks, never mapped per task; its struct green_stack
+ * sits at its top.  Segments libgcc adds when the task grows are handled
+ * in splitstack.c.  A first segment of a size other than the runtime's
+ * default is mapped alone, like a fixed stack.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,15 +40,33 @@
 #define WORKER_CACHE 64	 /* default-size stacks kept per worker */
 #define GLOBAL_POOL 65536 /* and in the global pool, while tasks run */
 #define GLOBAL_KEEP 1024  /* what an idle runtime keeps of it */
+#define WORKER_SEG_CACHE 256 /* first segments kept per worker */
 
 static size_t page_size;
+
+/* Whether the process runs under valgrind, which cannot follow segmented
+ * stacks: the runtime then defaults to fixed ones. */
+bool
+green__under_valgrind(void)
+{
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	return RUNNING_ON_VALGRIND != 0;
+#else
+	return false;
+#endif
+}
+
+static __attribute__((noinline)) size_t
+page_size_init(void)
+{
+	page_size = (size_t)sysconf(_SC_PAGESIZE);
+	return page_size;
+}
 
 size_t
 green__stack_guard(void)
 {
-	if (page_size == 0)
-		page_size = (size_t)sysconf(_SC_PAGESIZE);
-	return page_size;
+	return page_size != 0 ? page_size : page_size_init();
 }
 
 /* A requested stack size rounded up to whole pages. */
@@ -56,17 +78,76 @@ green__round_stack(size_t size)
 	return (size + page - 1) & ~(page - 1);
 }
 
+#define SEG_REGION ((size_t)2 << 20) /* first segments are carved from these */
+
+struct green_region {
+	void *base;
+	struct green_region *next;
+};
+
 /* A stack kind and size from green_config_t or green_attr_t: 0 or -E. */
 int
 green__stack_check(int kind, size_t size)
 {
-	if (kind == GREEN_STACK_SEGMENTED)
-		return -ENOTSUP; /* not built yet */
-	if (kind != GREEN_STACK_DEFAULT && kind != GREEN_STACK_FIXED)
+	size_t min = GREEN_MIN_STACK;
+
+	switch (kind) {
+	case GREEN_STACK_DEFAULT:
+		/* the size is checked against the kind it resolves to */
+		if (green__stack_kind(kind, NULL) == GREEN_STACK_SEGMENTED)
+			min = GREEN_MIN_SEGMENT;
+		break;
+	case GREEN_STACK_FIXED:
+		break;
+	case GREEN_STACK_SEGMENTED:
+#ifndef GREEN_SPLIT_STACK
+		return -ENOTSUP;
+#endif
+		min = GREEN_MIN_SEGMENT;
+		break;
+	default:
 		return -EINVAL;
-	if (size != 0 && (size < GREEN_MIN_STACK || size > GREEN_MAX_STACK))
+	}
+	if (size != 0 && (size < min || size > GREEN_MAX_STACK))
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * The kind a task gets: the requested one, else the runtime's default (the
+ * build's before green_init).  An entry function that is not split-stack
+ * code gets a fixed stack: on a small first segment it could not grow.
+ * Under valgrind every task does.
+ */
+int
+green__stack_kind(int kind, const void *entry)
+{
+	struct green_rt *rt = green__rt;
+
+	if (kind == GREEN_STACK_DEFAULT) {
+		if (rt != NULL)
+			kind = rt->stack_kind;
+		else
+			kind = GREEN_SPLIT_DEFAULT ? GREEN_STACK_SEGMENTED
+						   : GREEN_STACK_FIXED;
+	}
+	if (kind == GREEN_STACK_SEGMENTED &&
+	    ((entry != NULL && !green__ss_entry_splits(entry)) ||
+	     green__under_valgrind()))
+		kind = GREEN_STACK_FIXED; /* valgrind cannot follow segments */
+	return kind;
+}
+
+/* The usable size for a stack of kind, given a requested size or 0. */
+size_t
+green__stack_size(int kind, size_t size)
+{
+	struct green_rt *rt = green__rt;
+
+	if (kind == GREEN_STACK_SEGMENTED)
+		return size == 0 ? rt->seg_size
+				 : (size + 63) & ~(size_t)63;
+	return green__round_stack(size == 0 ? rt->fixed_size : size);
 }
 
 static struct green_stack *
@@ -95,6 +176,7 @@ stack_map(size_t size)
 	s->size = len - guard;
 	s->next = NULL;
 	s->vg_id = STACK_REGISTER((char *)map + guard, (char *)map + len);
+	s->kind = GREEN_STACK_FIXED;
 	return s;
 }
 
@@ -109,32 +191,117 @@ stack_unmap(struct green_stack *s)
 void *
 green__stack_top(struct green_stack *s)
 {
+	if (s->maplen == 0)
+		return s; /* a pooled first segment: the header is its top */
 	return (char *)s->map + s->maplen;
 }
 
-/*
- * Returns a stack of size usable bytes (a multiple of the page size), or
- * NULL when out of memory.
- */
-struct green_stack *
-green__stack_get(struct green_worker *w, size_t size)
+/* Under stack_lock: a new first segment of rt->seg_size bytes.  noinline:
+ * its mmap stays off the path that reuses pooled segments (nosplit.c). */
+static __attribute__((noinline)) struct green_stack *
+seg_carve(struct green_rt *rt)
+{
+	struct green_stack *s;
+	char *seg;
+
+	if (rt->seg_end - rt->seg_cursor < (ptrdiff_t)rt->seg_size) {
+		struct green_region *r = green__alloc(sizeof(*r));
+		void *map = MAP_FAILED;
+		if (r != NULL)
+			map = mmap(NULL, SEG_REGION, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				   -1, 0);
+		if (map == MAP_FAILED) {
+			green__free(r, sizeof(*r));
+			return NULL;
+		}
+		r->base = map;
+		r->next = rt->regions;
+		rt->regions = r;
+		rt->seg_cursor = map;
+		rt->seg_end = (char *)map + SEG_REGION;
+	}
+	seg = rt->seg_cursor;
+	rt->seg_cursor += rt->seg_size;
+	s = (struct green_stack *)(seg + rt->seg_size) - 1;
+	s->map = seg;
+	s->maplen = 0;
+	s->size = (size_t)((char *)s - seg);
+	s->next = NULL;
+	s->vg_id = 0;
+	s->kind = GREEN_STACK_SEGMENTED;
+	return s;
+}
+
+/* A first segment of the default size: the worker's cache, the global
+ * pool, or carved. */
+static struct green_stack *
+seg_get(struct green_worker *w)
 {
 	struct green_rt *rt = green__rt;
 	struct green_stack *s;
 
-	if (size != rt->stack_size)
+	if (w != NULL && (s = w->free_segs) != NULL) {
+		w->free_segs = s->next;
+		w->nfree_segs--;
+		return s;
+	}
+	green__lock(&rt->stack_lock);
+	if ((s = rt->free_segs) != NULL)
+		rt->free_segs = s->next;
+	else
+		s = seg_carve(rt);
+	green__unlock(&rt->stack_lock);
+	return s;
+}
+
+static void
+seg_put(struct green_worker *w, struct green_stack *s)
+{
+	struct green_rt *rt = green__rt;
+
+	if (w != NULL && w->nfree_segs < WORKER_SEG_CACHE) {
+		s->next = w->free_segs;
+		w->free_segs = s;
+		w->nfree_segs++;
+		return;
+	}
+	green__lock(&rt->stack_lock);
+	s->next = rt->free_segs;
+	rt->free_segs = s;
+	green__unlock(&rt->stack_lock);
+}
+
+/*
+ * Returns a stack of kind with size usable bytes (from green__stack_size),
+ * or NULL when out of memory.
+ */
+struct green_stack *
+green__stack_get(struct green_worker *w, int kind, size_t size)
+{
+	struct green_rt *rt = green__rt;
+	struct green_stack *s;
+
+	if (kind == GREEN_STACK_SEGMENTED) {
+		if (size == rt->seg_size && size <= GREEN_POOLED_SEGMENT)
+			return seg_get(w);
+		if ((s = stack_map(size)) != NULL)
+			s->kind = GREEN_STACK_SEGMENTED;
+		return s;
+	}
+	if (size != rt->fixed_size)
 		return stack_map(size);
 	if ((s = w->free_stacks) != NULL) {
 		w->free_stacks = s->next;
 		w->nfree_stacks--;
 		return s;
 	}
-	pthread_mutex_lock(&rt->stack_lock);
+	green__lock(&rt->stack_lock);
 	if ((s = rt->free_stacks) != NULL) {
 		rt->free_stacks = s->next;
 		rt->nfree_stacks--;
 	}
-	pthread_mutex_unlock(&rt->stack_lock);
+	green__unlock(&rt->stack_lock);
 	return s != NULL ? s : stack_map(size);
 }
 
@@ -143,7 +310,11 @@ green__stack_put(struct green_worker *w, struct green_stack *s)
 {
 	struct green_rt *rt = green__rt;
 
-	if (s->size != rt->stack_size) {
+	if (s->maplen == 0) {
+		seg_put(w, s);
+		return;
+	}
+	if (s->kind != GREEN_STACK_FIXED || s->size != rt->fixed_size) {
 		stack_unmap(s);
 		return;
 	}
@@ -153,14 +324,14 @@ green__stack_put(struct green_worker *w, struct green_stack *s)
 		w->nfree_stacks++;
 		return;
 	}
-	pthread_mutex_lock(&rt->stack_lock);
+	green__lock(&rt->stack_lock);
 	if (rt->nfree_stacks < GLOBAL_POOL) {
 		s->next = rt->free_stacks;
 		rt->free_stacks = s;
 		rt->nfree_stacks++;
 		s = NULL;
 	}
-	pthread_mutex_unlock(&rt->stack_lock);
+	green__unlock(&rt->stack_lock);
 	if (s != NULL)
 		stack_unmap(s);
 }
@@ -175,6 +346,8 @@ green__stack_pool_drain(struct green_worker *w)
 		stack_unmap(s);
 	}
 	w->nfree_stacks = 0;
+	w->free_segs = NULL; /* their regions are unmapped with the pool */
+	w->nfree_segs = 0;
 }
 
 /*
@@ -188,7 +361,7 @@ green__stack_trim(void)
 	struct green_rt *rt = green__rt;
 	struct green_stack *s, *excess = NULL;
 
-	pthread_mutex_lock(&rt->stack_lock);
+	green__lock(&rt->stack_lock);
 	while (rt->nfree_stacks > GLOBAL_KEEP) {
 		s = rt->free_stacks;
 		rt->free_stacks = s->next;
@@ -196,7 +369,7 @@ green__stack_trim(void)
 		s->next = excess;
 		excess = s;
 	}
-	pthread_mutex_unlock(&rt->stack_lock);
+	green__unlock(&rt->stack_lock);
 	while ((s = excess) != NULL) {
 		excess = s->next;
 		stack_unmap(s);
@@ -209,9 +382,18 @@ green__stack_global_drain(void)
 	struct green_rt *rt = green__rt;
 	struct green_stack *s;
 
+	struct green_region *r;
+
 	while ((s = rt->free_stacks) != NULL) {
 		rt->free_stacks = s->next;
 		stack_unmap(s);
 	}
 	rt->nfree_stacks = 0;
+	while ((r = rt->regions) != NULL) {
+		rt->regions = r->next;
+		munmap(r->base, SEG_REGION);
+		green__free(r, sizeof(*r));
+	}
+	rt->free_segs = NULL;
+	rt->seg_cursor = rt->seg_end = NULL;
 }

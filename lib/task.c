@@ -112,7 +112,7 @@ green__task_alloc(struct green_worker *w)
 		w->nfree_tasks--;
 		return t;
 	}
-	pthread_mutex_lock(&rt->slab_lock);
+	green__lock(&rt->slab_lock);
 	if ((t = rt->free_tasks) != NULL) {
 		rt->free_tasks = t->next;
 		rt->nfree_tasks--;
@@ -132,7 +132,7 @@ green__task_alloc(struct green_worker *w)
 		t = chunk_new(rt, &rt->free_tasks, &n);
 		rt->nfree_tasks += n;
 	}
-	pthread_mutex_unlock(&rt->slab_lock);
+	green__unlock(&rt->slab_lock);
 	return t;
 }
 
@@ -149,7 +149,7 @@ green__task_free(struct green_worker *w, struct green_task *t)
 		w->nfree_tasks++;
 		return;
 	}
-	pthread_mutex_lock(&rt->slab_lock);
+	green__lock(&rt->slab_lock);
 	t->next = rt->free_tasks;
 	rt->free_tasks = t;
 	rt->nfree_tasks++;
@@ -162,7 +162,7 @@ green__task_free(struct green_worker *w, struct green_task *t)
 		rt->free_tasks = x;
 		rt->nfree_tasks++;
 	}
-	pthread_mutex_unlock(&rt->slab_lock);
+	green__unlock(&rt->slab_lock);
 }
 
 /* Call fn on every task struct ever allocated (live or free). */
@@ -171,11 +171,11 @@ green__task_foreach(void (*fn)(struct green_task *, void *), void *arg)
 {
 	struct green_rt *rt = green__rt;
 
-	pthread_mutex_lock(&rt->slab_lock);
+	green__lock(&rt->slab_lock);
 	for (struct green_task_chunk *c = rt->chunks; c != NULL; c = c->next)
 		for (size_t i = 0; i < c->ntasks; i++)
 			fn(&c->tasks[i], arg);
-	pthread_mutex_unlock(&rt->slab_lock);
+	green__unlock(&rt->slab_lock);
 }
 
 void
@@ -205,6 +205,18 @@ next_id(struct green_rt *rt, struct green_worker *w)
 	return w->id_next++;
 }
 
+/* Copy a task name, truncated to fit (no libc call: see nosplit.c). */
+static void
+name_copy(char dst[32], const char *src)
+{
+	size_t i = 0;
+
+	if (src != NULL)
+		for (; i < 31 && src[i] != '\0'; i++)
+			dst[i] = src[i];
+	dst[i] = '\0';
+}
+
 static void
 task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	  const green_attr_t *attr, void *(*fn)(void *), void *arg,
@@ -228,12 +240,11 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	t->wait_reason = GREEN_WAIT_NONE;
 	t->wait_obj = NULL;
 	t->heap_index = SIZE_MAX;
-	t->stack_size = attr != NULL && attr->stack_size
-				? green__round_stack(attr->stack_size)
-				: rt->stack_size;
-	t->name[0] = '\0';
-	if (attr != NULL && attr->name != NULL)
-		strncat(t->name, attr->name, sizeof(t->name) - 1);
+	t->stack_kind = green__stack_kind(attr != NULL ? attr->stack_kind : 0,
+					  (const void *)fn);
+	t->stack_size = green__stack_size(t->stack_kind,
+					  attr != NULL ? attr->stack_size : 0);
+	name_copy(t->name, attr != NULL ? attr->name : NULL);
 	/* release: the fields above are complete before the task is seen
 	 * as live (queues publish it again with their own release) */
 	atomic_store_explicit(&t->magic, GREEN_TASK_MAGIC, memory_order_release);
@@ -291,6 +302,7 @@ static void
 after_exit(struct green_worker *w, struct green_task *t)
 {
 	san_ctx_destroy(&w->dead_ctx);
+	green__ss_chain_put(w, &w->dead_ctx);
 	green__stack_put(w, w->after_stack);
 	w->after_stack = NULL;
 	if (t != NULL)

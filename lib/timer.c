@@ -114,9 +114,9 @@ green__timer_add(struct green_task *t, int64_t deadline)
 		return;
 	}
 	t->deadline = deadline;
-	pthread_mutex_lock(&rt->timer_lock);
+	green__lock(&rt->timer_lock);
 	if (rt->nheap == rt->capheap && heap_grow(rt)) {
-		pthread_mutex_unlock(&rt->timer_lock);
+		green__unlock(&rt->timer_lock);
 		green__wake(t, -ENOMEM);
 		return;
 	}
@@ -129,7 +129,7 @@ green__timer_add(struct green_task *t, int64_t deadline)
 		else
 			need_worker = true;
 	}
-	pthread_mutex_unlock(&rt->timer_lock);
+	green__unlock(&rt->timer_lock);
 	if (kick != NULL) {
 		/* the waiter re-reads the earliest deadline */
 		atomic_store(&kick->wakeword, 1);
@@ -145,12 +145,12 @@ green__timer_del(struct green_task *t)
 {
 	struct green_rt *rt = green__rt;
 
-	pthread_mutex_lock(&rt->timer_lock);
+	green__lock(&rt->timer_lock);
 	if (t->heap_index != SIZE_MAX) {
 		heap_remove(rt, t->heap_index);
 		publish_next(rt);
 	}
-	pthread_mutex_unlock(&rt->timer_lock);
+	green__unlock(&rt->timer_lock);
 }
 
 /* Wake every task whose deadline is <= now.  Returns true if any. */
@@ -162,7 +162,7 @@ green__timers_run(int64_t now)
 
 	if (atomic_load_explicit(&rt->timer_next, memory_order_relaxed) > now)
 		return false;
-	pthread_mutex_lock(&rt->timer_lock);
+	green__lock(&rt->timer_lock);
 	while (rt->nheap > 0 && rt->heap[0]->deadline <= now) {
 		struct green_task *t = rt->heap[0];
 		heap_remove(rt, 0);
@@ -170,7 +170,7 @@ green__timers_run(int64_t now)
 		any |= green__wake(t, -ETIMEDOUT);
 	}
 	publish_next(rt);
-	pthread_mutex_unlock(&rt->timer_lock);
+	green__unlock(&rt->timer_lock);
 	return any;
 }
 
@@ -183,7 +183,9 @@ green__timer_next(void)
 	return d == INT64_MAX ? -1 : d;
 }
 
-int64_t
+/* no_split_stack: the clock is read through the vDSO, in under 100 bytes of
+ * stack (nosplit.c). */
+GREEN_NO_SPLIT int64_t
 green_now(void)
 {
 	struct timespec ts;
@@ -192,11 +194,24 @@ green_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* An OS thread sleeps (kept out of green_sleep: see nosplit.c). */
+static __attribute__((noinline)) int
+thread_sleep(int64_t deadline)
+{
+	struct timespec ts;
+
+	ts.tv_sec = deadline / 1000000000;
+	ts.tv_nsec = deadline % 1000000000;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+	return 0;
+}
+
 int
 green_sleep(int64_t deadline)
 {
 	struct green_worker *w = green__worker();
-	struct timespec ts;
 	int r;
 
 	if (deadline < -1)
@@ -205,12 +220,7 @@ green_sleep(int64_t deadline)
 		/* outside a task: block this OS thread */
 		if (deadline == -1)
 			return -EINVAL;
-		ts.tv_sec = deadline / 1000000000;
-		ts.tv_nsec = deadline % 1000000000;
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
-				       NULL) == EINTR)
-			;
-		return 0;
+		return thread_sleep(deadline);
 	}
 	r = green__park(w->current, GREEN_WAIT_SLEEP, NULL, NULL, NULL,
 			deadline, 0);

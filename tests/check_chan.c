@@ -2824,11 +2824,5 @@ chan_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(chan_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(chan_suite());
 }

@@ -242,25 +242,26 @@ overflow_entry(void *arg)
 	return (void *)(intptr_t)recurse(0);
 }
 
+/* Run overflow_entry in a task with the attributes arg points to. */
 static void
-overflow_main(void *arg)
+deep_main(void *arg)
 {
-	green_attr_t attr = { .name = "deep" };
 	green_task_t *t;
 
-	(void)arg;
-	if (green_spawn(&t, &attr, overflow_entry, NULL) != 0)
+	if (green_spawn(&t, arg, overflow_entry, NULL) != 0)
 		_exit(CHILD_SETUP);
 	green_join(t, NULL, -1);
 }
 
+/* A fixed stack ends in a guard page: the overflow is reported. */
 static int
 overflow_child(void *arg)
 {
 	green_config_t cfg = { .workers = 2 };
+	green_attr_t attr = { .name = "deep", .stack_kind = GREEN_STACK_FIXED };
 
 	(void)arg;
-	green_run(overflow_main, NULL, &cfg);
+	green_run(deep_main, &attr, &cfg);
 	return CHILD_SURVIVED;
 }
 
@@ -278,6 +279,40 @@ START_TEST(test_green_spawn_stack_overflow_reports_and_aborts)
 	assert_has(out, "overflow_entry");
 }
 END_TEST
+
+#ifdef GREEN_SPLIT_STACK
+/* A segmented stack grows until memory runs out (here 1 GiB of address
+ * space); libgcc then aborts, and the crash report names the task. */
+static int
+runaway_child(void *arg)
+{
+	green_config_t cfg = { .workers = 2 };
+	green_attr_t attr = { .name = "runaway",
+			      .stack_kind = GREEN_STACK_SEGMENTED };
+	struct rlimit as = { (rlim_t)1 << 30, (rlim_t)1 << 30 };
+
+	(void)arg;
+	if (setrlimit(RLIMIT_AS, &as) != 0)
+		return CHILD_SETUP;
+	green_run(deep_main, &attr, &cfg);
+	return CHILD_SURVIVED;
+}
+
+START_TEST(test_green_spawn_segmented_runaway_recursion_names_task)
+{
+	char out[OUT_MAX], st[64];
+	int status;
+
+	fork_child(runaway_child, NULL, &status, out);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "child %s, expected SIGABRT; stderr:\n%s",
+		      describe_status(status, st, sizeof(st)), out);
+	assert_has(out, "unable to allocate additional stack space");
+	assert_has(out, "\"runaway\"");
+	assert_has(out, "overflow_entry");
+}
+END_TEST
+#endif
 
 /* --- a fault that is not an overflow ----------------------------------- */
 
@@ -371,6 +406,10 @@ diag_suite(void)
 	tcase_set_timeout(tc, TIMEOUT);
 	tcase_add_checked_fixture(tc, tfail_reset, NULL);
 	tcase_add_test(tc, test_green_spawn_stack_overflow_reports_and_aborts);
+#ifdef GREEN_SPLIT_STACK
+	tcase_add_test(tc,
+		       test_green_spawn_segmented_runaway_recursion_names_task);
+#endif
 	tcase_add_test(tc, test_green_spawn_null_write_dies_by_sigsegv);
 	suite_add_tcase(s, tc);
 
@@ -380,11 +419,5 @@ diag_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(diag_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(diag_suite());
 }

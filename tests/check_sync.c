@@ -1710,15 +1710,7 @@ END_TEST
 static TCase *
 tcase(Suite *s, const char *name, bool runtime)
 {
-	TCase *tc = tcase_create(name);
-
-	if (runtime)
-		tcase_add_checked_fixture(tc, setup, teardown);
-	else
-		tcase_add_checked_fixture(tc, tfail_reset, NULL);
-	tcase_set_timeout(tc, TIMEOUT);
-	suite_add_tcase(s, tc);
-	return tc;
+	return add_tcase(s, name, runtime ? setup : NULL, teardown, TIMEOUT);
 }
 
 static Suite *
@@ -1812,11 +1804,5 @@ sync_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(sync_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(sync_suite());
 }

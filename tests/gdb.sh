@@ -69,7 +69,8 @@ trap 'exit 99' INT TERM HUP
 # runs must not pull the debug info from under the process or the core.
 real=$(readlink -f "$so") || hard "cannot resolve $so"
 cp "$real" "$tmp/libgreen.so.0" || hard "cannot copy $real"
-cflags="-g -O0 -I$srcdir/include"
+# built as users build: with segmented stacks when the library has them
+cflags="-g -O0 -I$srcdir/include ${SPLIT_CFLAGS:-} ${SPLIT_LDFLAGS:-}"
 # shellcheck disable=SC2086 # CC and the flags are word lists
 ${CC:-cc} $cflags -o "$tmp/target-shared" "$target_src" \
 	"$tmp/libgreen.so.0" -Wl,-rpath,"$tmp" -pthread \

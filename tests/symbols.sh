@@ -44,13 +44,21 @@ if [ -z "$list" ]; then
 	echo "FAIL: $so exports no symbols"
 	fail=1
 else
-	leaks=$(printf '%s\n' "$list" | awk '$2 !~ /^green_[a-z]/')
+	# Lower-case types are local symbols (initial-exec TLS variables
+	# show up so).  libgcc's split-stack state and context functions are
+	# exported on purpose: every module of a process must share one copy
+	# (lib/libgreen.map).  The longjmp family is interposed to keep that
+	# state right across segments (lib/longjmp.c).
+	leaks=$(printf '%s\n' "$list" | awk '$1 ~ /^[A-Z]$/ && $2 !~ /^green_[a-z]/ &&
+		$2 !~ /^__splitstack_[a-z_]+$/ &&
+		$2 !~ /^__morestack_(segments|current_segment|initial_sp)$/ &&
+		$2 !~ /^(_?longjmp|siglongjmp|__longjmp_chk)$/')
 	if [ -n "$leaks" ]; then
 		echo "FAIL: $so exports symbols outside the public green_* API (type name):"
 		printf '%s\n' "$leaks" | sed 's/^/  /'
 		fail=1
 	else
-		echo "ok: $(printf '%s\n' "$list" | wc -l) exported symbols, all green_[a-z]*"
+		echo "ok: $(printf '%s\n' "$list" | wc -l) exported symbols, all green_[a-z]* or libgcc's split-stack state"
 	fi
 fi
 

@@ -11,6 +11,8 @@
 #ifndef GREEN_TESTUTIL_H
 #define GREEN_TESTUTIL_H
 
+#include "config.h" /* GREEN_SPLIT_STACK: what this build supports */
+
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -374,6 +376,37 @@ shutdown_runtime(void)
 
 	ck_assert_msg(r == 0 || r == -EPERM, "green_shutdown() = %d (%s)", r,
 		      green_strerror(r));
+}
+
+/* A test case; with setup, a checked fixture of setup and teardown (a
+ * runtime), else one that only resets the record of task failures. */
+static inline TCase *
+add_tcase(Suite *s, const char *name, void (*setup)(void),
+	  void (*teardown)(void), int timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	if (setup != NULL)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	else
+		tcase_add_checked_fixture(tc, tfail_reset, NULL);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+/* A runner's main(): run the suite (CK_FORK and friends from the
+ * environment); exit status 0 when every test passed. */
+static inline int
+run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
 }
 
 #endif /* GREEN_TESTUTIL_H */
