@@ -41,7 +41,7 @@ extern "C" {
 /* Stack kinds for green_config_t.stack_kind and green_attr_t.stack_kind. */
 #define GREEN_STACK_DEFAULT 0	/* the build's default kind */
 #define GREEN_STACK_FIXED 1	/* mmap + guard page, pooled */
-#define GREEN_STACK_SEGMENTED 2 /* split-stack segments (not built yet) */
+#define GREEN_STACK_SEGMENTED 2 /* small first segment, grows (-fsplit-stack) */
 
 typedef struct green_task green_task_t; /* opaque: see green_spawn(3) */
 

@@ -90,6 +90,7 @@ void *green__stack_top(struct green_stack *s);
 size_t green__stack_guard(void);
 int green__stack_check(int kind, size_t size);
 size_t green__round_stack(size_t size);
+int green__stack_requested(int kind);
 int green__stack_kind(int kind, const void *entry);
 bool green__under_valgrind(void);
 size_t green__stack_size(int kind, size_t size);

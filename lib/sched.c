@@ -588,19 +588,20 @@ stack_defaults(struct green_rt *rt, const green_config_t *cfg)
 {
 	size_t size = cfg != NULL ? cfg->stack_size : 0;
 
-	rt->stack_kind = green__stack_kind(cfg != NULL ? cfg->stack_kind : 0,
-					   NULL);
-	/* a lazily bound program would overflow a first segment in the
-	 * dynamic linker (splitstack.c) */
-	if ((cfg == NULL || cfg->stack_kind == GREEN_STACK_DEFAULT) &&
-	    rt->stack_kind == GREEN_STACK_SEGMENTED && green__ss_lazy_binding())
-		rt->stack_kind = GREEN_STACK_FIXED;
+	rt->stack_kind =
+		green__stack_requested(cfg != NULL ? cfg->stack_kind : 0);
+	/* the size belongs to the kind check_config checked it against */
 	rt->fixed_size = GREEN_DEFAULT_STACK;
 	rt->seg_size = GREEN_DEFAULT_SEGMENT;
 	if (size != 0 && rt->stack_kind == GREEN_STACK_FIXED)
 		rt->fixed_size = size;
 	else if (size != 0)
 		rt->seg_size = size;
+	/* a lazily bound program would overflow a first segment in the
+	 * dynamic linker (splitstack.c) */
+	if ((cfg == NULL || cfg->stack_kind == GREEN_STACK_DEFAULT) &&
+	    rt->stack_kind == GREEN_STACK_SEGMENTED && green__ss_lazy_binding())
+		rt->stack_kind = GREEN_STACK_FIXED;
 	rt->fixed_size = green__round_stack(rt->fixed_size);
 	rt->seg_size = (rt->seg_size + 63) & ~(size_t)63;
 }

@@ -94,7 +94,7 @@ green__stack_check(int kind, size_t size)
 	switch (kind) {
 	case GREEN_STACK_DEFAULT:
 		/* the size is checked against the kind it resolves to */
-		if (green__stack_kind(kind, NULL) == GREEN_STACK_SEGMENTED)
+		if (green__stack_requested(kind) == GREEN_STACK_SEGMENTED)
 			min = GREEN_MIN_SEGMENT;
 		break;
 	case GREEN_STACK_FIXED:
@@ -113,28 +113,33 @@ green__stack_check(int kind, size_t size)
 	return 0;
 }
 
+/* The kind asked for: GREEN_STACK_DEFAULT is the runtime's default (the
+ * build's before green_init). */
+int
+green__stack_requested(int kind)
+{
+	struct green_rt *rt = green__rt;
+
+	if (kind != GREEN_STACK_DEFAULT)
+		return kind;
+	if (rt != NULL)
+		return rt->stack_kind;
+	return GREEN_SPLIT_DEFAULT ? GREEN_STACK_SEGMENTED : GREEN_STACK_FIXED;
+}
+
 /*
- * The kind a task gets: the requested one, else the runtime's default (the
- * build's before green_init).  An entry function that is not split-stack
- * code gets a fixed stack: on a small first segment it could not grow.
- * Under valgrind every task does.
+ * The kind a task gets: the one asked for, except that an entry function
+ * that is not split-stack code gets a fixed stack (on a small first
+ * segment it could not grow), and under valgrind every task does.
  */
 int
 green__stack_kind(int kind, const void *entry)
 {
-	struct green_rt *rt = green__rt;
-
-	if (kind == GREEN_STACK_DEFAULT) {
-		if (rt != NULL)
-			kind = rt->stack_kind;
-		else
-			kind = GREEN_SPLIT_DEFAULT ? GREEN_STACK_SEGMENTED
-						   : GREEN_STACK_FIXED;
-	}
+	kind = green__stack_requested(kind);
 	if (kind == GREEN_STACK_SEGMENTED &&
 	    ((entry != NULL && !green__ss_entry_splits(entry)) ||
 	     green__under_valgrind()))
-		kind = GREEN_STACK_FIXED; /* valgrind cannot follow segments */
+		kind = GREEN_STACK_FIXED;
 	return kind;
 }
 

@@ -222,6 +222,8 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	  const green_attr_t *attr, void *(*fn)(void *), void *arg,
 	  bool detached)
 {
+	int asked;
+
 	t->ctx.sp = NULL;
 	t->next = NULL;
 	atomic_store_explicit(&t->wake, 0, memory_order_relaxed);
@@ -240,10 +242,13 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	t->wait_reason = GREEN_WAIT_NONE;
 	t->wait_obj = NULL;
 	t->heap_index = SIZE_MAX;
-	t->stack_kind = green__stack_kind(attr != NULL ? attr->stack_kind : 0,
-					  (const void *)fn);
-	t->stack_size = green__stack_size(t->stack_kind,
-					  attr != NULL ? attr->stack_size : 0);
+	/* a size asked for one kind means nothing for the other */
+	asked = green__stack_requested(attr != NULL ? attr->stack_kind : 0);
+	t->stack_kind = green__stack_kind(asked, (const void *)fn);
+	t->stack_size = green__stack_size(
+		t->stack_kind, attr != NULL && t->stack_kind == asked
+				       ? attr->stack_size
+				       : 0);
 	name_copy(t->name, attr != NULL ? attr->name : NULL);
 	/* release: the fields above are complete before the task is seen
 	 * as live (queues publish it again with their own release) */
