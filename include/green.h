@@ -17,7 +17,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -165,6 +167,44 @@ GREEN_EXPORT int green_sem_init(green_sem_t *s, long count);
 GREEN_EXPORT int green_sem_destroy(green_sem_t *s);
 GREEN_EXPORT int green_sem_acquire(green_sem_t *s, int64_t deadline);
 GREEN_EXPORT int green_sem_release(green_sem_t *s);
+
+/*
+ * I/O: blocking-style calls that park only the task (the worker runs
+ * others meanwhile).  The fd is made non-blocking the first time a green_*
+ * call uses it; close it with green_close.  From a plain thread they block
+ * that thread.  Reads return what is there (0 at end of file); green_write,
+ * green_writev and green_send write everything or fail.
+ */
+#define GREEN_READ 1  /* green_fdwait: readable */
+#define GREEN_WRITE 2 /* green_fdwait: writable */
+
+GREEN_EXPORT ssize_t green_read(int fd, void *buf, size_t n, int64_t deadline);
+GREEN_EXPORT ssize_t green_write(int fd, const void *buf, size_t n,
+				 int64_t deadline);
+GREEN_EXPORT ssize_t green_readv(int fd, const struct iovec *iov, int iovcnt,
+				 int64_t deadline);
+GREEN_EXPORT ssize_t green_writev(int fd, const struct iovec *iov, int iovcnt,
+				  int64_t deadline);
+GREEN_EXPORT ssize_t green_recv(int fd, void *buf, size_t n, int flags,
+				int64_t deadline);
+GREEN_EXPORT ssize_t green_send(int fd, const void *buf, size_t n, int flags,
+				int64_t deadline);
+GREEN_EXPORT ssize_t green_recvfrom(int fd, void *buf, size_t n, int flags,
+				    struct sockaddr *sa, socklen_t *len,
+				    int64_t deadline);
+GREEN_EXPORT ssize_t green_sendto(int fd, const void *buf, size_t n, int flags,
+				  const struct sockaddr *sa, socklen_t len,
+				  int64_t deadline);
+GREEN_EXPORT ssize_t green_recvmsg(int fd, struct msghdr *msg, int flags,
+				   int64_t deadline);
+GREEN_EXPORT ssize_t green_sendmsg(int fd, const struct msghdr *msg, int flags,
+				   int64_t deadline);
+GREEN_EXPORT int green_accept(int fd, struct sockaddr *sa, socklen_t *len,
+			      int flags, int64_t deadline);
+GREEN_EXPORT int green_connect(int fd, const struct sockaddr *sa, socklen_t len,
+			       int64_t deadline);
+GREEN_EXPORT int green_fdwait(int fd, int events, int64_t deadline);
+GREEN_EXPORT int green_close(int fd);
 
 /* Errors. */
 GREEN_EXPORT const char *green_strerror(int err);

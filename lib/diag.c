@@ -218,6 +218,10 @@ wait_reason(enum green_wait r)
 		return "wait group";
 	case GREEN_WAIT_SEM:
 		return "semaphore";
+	case GREEN_WAIT_IO_READ:
+		return "fd read";
+	case GREEN_WAIT_IO_WRITE:
+		return "fd write";
 	case GREEN_WAIT_NONE:
 		break;
 	}

@@ -1,9 +1,9 @@
 /*
  * futex.c - the one way an OS thread of the runtime sleeps.
  *
- * The system call is made directly, not through libc's syscall(): these
- * functions are no_split_stack (a worker calls them on hot paths, see
- * nosplit.c), and a raw syscall instruction uses no stack at all.
+ * The system call is made directly (syscall.h): these functions are
+ * no_split_stack (a worker calls them on hot paths, see nosplit.c), and a
+ * raw syscall instruction uses no stack at all.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -11,22 +11,14 @@
 #include <time.h>
 
 #include "green-internal.h"
+#include "syscall.h"
 
 static inline __attribute__((always_inline)) long
 sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts,
 	  uint32_t val3)
 {
-	register long r10 __asm__("r10") = (long)ts;
-	register long r8 __asm__("r8") = 0;
-	register long r9 __asm__("r9") = (long)val3;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "0"((long)SYS_futex), "D"(addr), "S"((long)op),
-			   "d"((long)val), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret; /* -errno on failure */
+	return green__sys6(SYS_futex, (long)addr, op, (long)val, (long)ts, 0,
+			   (long)val3);
 }
 
 /*

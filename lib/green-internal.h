@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include "context.h"
 #include "green.h"
@@ -117,6 +118,8 @@ enum green_wait {
 	GREEN_WAIT_COND,
 	GREEN_WAIT_WG,
 	GREEN_WAIT_SEM,
+	GREEN_WAIT_IO_READ,
+	GREEN_WAIT_IO_WRITE,
 };
 
 /* Bits of green_task.wake; the park result sits in the high 32 bits. */
@@ -182,6 +185,47 @@ void green__globq_push(struct green_task *head, struct green_task *tail,
 		       size_t n);
 struct green_task *green__globq_pop(struct green_worker *w, size_t max);
 
+/* --- the netpoller (netpoll.c) -------------------------------------------- */
+#define GREEN_POLL_EVENTS 64 /* epoll events taken per poll */
+
+/* A task waiting on an fd; on its stack, listed in a descriptor. */
+struct green_fd_wait {
+	struct green_task *task;
+	struct green_fd_wait *next;
+	bool listed;		/* under the descriptor's lock */
+};
+
+/* One per fd number; all fields under lock. */
+struct green_fd {
+	int lock;
+	uint32_t gen;		  /* bumped by green_close */
+	bool registered;	  /* in the epoll set, non-blocking */
+	bool nopoll;		  /* epoll refused it (regular file) */
+	bool was_blocking;	  /* O_NONBLOCK was clear before */
+	bool rd_ready, wr_ready;  /* an edge came while nobody waited */
+	struct green_fd_wait *readers, *writers;
+};
+
+struct green_fd_chunk; /* netpoll.c */
+struct green_rt;
+
+int green__netpoll_init(struct green_rt *rt);
+void green__netpoll_fini(struct green_rt *rt);
+struct green_fd *green__fd(int fd);
+/* What an I/O call learnt when it registered its fd. */
+struct green_fd_use {
+	struct green_fd *d;
+	int fd;
+	uint32_t gen;
+	bool nopoll;
+};
+
+int green__fd_register(struct green_fd *d, int fd, struct green_fd_use *use);
+int green__fd_wait(const struct green_fd_use *use, int events,
+		   int64_t deadline);
+int green__netpoll(struct green_worker *w, int64_t deadline);
+void green__netpoll_interrupt(void);
+
 /* --- workers and the scheduler (sched.c) ---------------------------------- */
 /* What the task that just switched away still needs done (see park.c). */
 typedef void (*green_after_fn)(struct green_worker *w, struct green_task *t);
@@ -197,6 +241,7 @@ struct green_worker {
 	unsigned id;		  /* index in the runtime's worker array */
 	pthread_t thread;
 	uint32_t tick;		  /* schedule count: global-queue fairness */
+	uint32_t poll_tick;	  /* switch count: busy polling (sched.c) */
 	uint32_t lifo_streak;	  /* consecutive runs from the lifo slot */
 	bool spinning;		  /* counted in rt->nspinning; owner only */
 	uint64_t rng;		  /* xorshift state for victim choice */
@@ -216,6 +261,8 @@ struct green_worker {
 	void *altstack;		  /* sigaltstack memory */
 	size_t altstack_len;
 	void *ss_spare;		  /* libgcc segment chain lent to tasks */
+	_Atomic bool polling;	  /* blocked in epoll_wait: kick by eventfd */
+	struct epoll_event events[GREEN_POLL_EVENTS]; /* green__netpoll's */
 } __attribute__((aligned(64)));
 
 struct green_rt {
@@ -252,6 +299,11 @@ struct green_rt {
 	struct green_task_chunk *chunks; /* under slab_lock */
 	struct green_task *free_tasks; /* under slab_lock */
 	size_t nfree_tasks;
+	/* The netpoller (netpoll.c). */
+	int epfd, evfd;		  /* epoll set; eventfd that ends a wait */
+	_Atomic(struct green_fd_chunk *) *fds; /* descriptor table, by chunk */
+	pthread_mutex_t fd_lock;  /* creates chunks */
+	_Atomic int io_waiters;	  /* tasks parked on an fd */
 	/* Global stack pool (default-size stacks). */
 	pthread_mutex_t stack_lock;
 	struct green_stack *free_stacks; /* under stack_lock */
@@ -265,6 +317,7 @@ extern struct green_rt *green__rt;
 
 struct green_worker *green__worker(void);
 void green__wake_worker(void);
+void green__worker_kick(struct green_worker *w);
 void green__quiet_kick(struct green_rt *rt);
 void green__schedule(struct green_worker *w, struct green_task *cur,
 		     green_after_fn after);

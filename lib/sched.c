@@ -48,6 +48,22 @@ green__worker(void)
 	return tls_worker;
 }
 
+/*
+ * Busy workers poll too, every GLOBAL_QUEUE_PERIOD switches while tasks
+ * wait for I/O, so tasks that keep every worker busy never starve it.
+ * Here, after a switch, because the task that switched away may still
+ * hold a descriptor's lock until its after action has run.
+ */
+static void
+busy_poll(struct green_worker *w)
+{
+	/* relaxed: a hint; a waiter missed now is polled next time */
+	if (++w->poll_tick % GLOBAL_QUEUE_PERIOD == 0 &&
+	    atomic_load_explicit(&green__rt->io_waiters, memory_order_relaxed) >
+		    0)
+		green__netpoll(w, 0);
+}
+
 static void
 run_after(struct green_worker *w)
 {
@@ -59,6 +75,7 @@ run_after(struct green_worker *w)
 			green__ss_parked(w, &w->after_task->ctx);
 		fn(w, w->after_task);
 	}
+	busy_poll(w);
 }
 
 /* Attach a stack to a task that runs for the first time. */
@@ -197,9 +214,12 @@ green_yield(void)
 	}
 	next = green__find_local(w);
 	if (next == NULL) {
-		/* nothing local: give the global queue a turn */
-		if ((next = green__globq_pop(w, 1)) == NULL)
+		/* nothing local: give the global queue and the netpoller a
+		 * turn (no switch, so no run_after) */
+		if ((next = green__globq_pop(w, 1)) == NULL) {
+			busy_poll(w);
 			return;
+		}
 	}
 	switch_away(w, &cur->ctx, cur, after_yield, next);
 	san_resumed(&cur->ctx);
@@ -309,6 +329,21 @@ idle_remove(struct green_rt *rt, struct green_worker *w)
 	return true;
 }
 
+/*
+ * Wake worker w from its idle wait: its futex, or the netpoller when it
+ * waits there.  seq_cst on both sides (here: wakeword then polling; in
+ * poll_wait: polling then wakeword): one of the two sees the other.
+ */
+void
+green__worker_kick(struct green_worker *w)
+{
+	atomic_store(&w->wakeword, 1);
+	if (atomic_load(&w->polling))
+		green__netpoll_interrupt();
+	else
+		green__futex_wake(&w->wakeword, 1);
+}
+
 /* Wake one parked worker if there is one and nobody is spinning. */
 void
 green__wake_worker(void)
@@ -333,8 +368,7 @@ green__wake_worker(void)
 		return;
 	}
 	/* the woken worker starts out spinning: it owns the count we took */
-	atomic_store(&w->wakeword, 1);
-	green__futex_wake(&w->wakeword, 1);
+	green__worker_kick(w);
 }
 
 void
@@ -345,15 +379,33 @@ green__quiet_kick(struct green_rt *rt)
 }
 
 /*
- * Nothing to run: park this worker until woken (or until the earliest
- * timer when it becomes the timer waiter).
+ * The waiter's wait: in the netpoller until an fd event, the deadline of
+ * the earliest timer (-1: none) or a kick.  Tasks made ready by events are
+ * on this worker's queue when it returns.
+ */
+static void
+poll_wait(struct green_worker *w, int64_t deadline)
+{
+	struct green_rt *rt = green__rt;
+
+	/* seq_cst: see green__worker_kick */
+	atomic_store(&w->polling, true);
+	if (atomic_load(&w->wakeword) == 0 && !atomic_load(&rt->stopping))
+		green__netpoll(w, deadline);
+	atomic_store(&w->polling, false);
+}
+
+/*
+ * Nothing to run: park this worker until woken.  One idle worker at a time
+ * is the waiter: it waits in the netpoller, with the earliest timer as its
+ * timeout, whenever timers are armed or tasks wait for I/O.
  */
 static void
 idle_park(struct green_worker *w)
 {
 	struct green_rt *rt = green__rt;
 	int64_t deadline = -1;
-	bool all_idle;
+	bool all_idle, waiter = false;
 
 	green__lock(&rt->idle_lock);
 	idle_push(rt, w);
@@ -378,24 +430,30 @@ idle_park(struct green_worker *w)
 		}
 	}
 
+	/* one idle worker waits for the earliest timer and for I/O */
 	green__lock(&rt->timer_lock);
-	if (rt->nheap > 0 && rt->timer_waiter == NULL) {
+	if (rt->timer_waiter == NULL &&
+	    (rt->nheap > 0 || atomic_load(&rt->io_waiters) > 0)) {
 		rt->timer_waiter = w;
-		deadline = rt->heap[0]->deadline;
+		waiter = true;
+		deadline = rt->nheap > 0 ? rt->heap[0]->deadline : -1;
 	}
 	green__unlock(&rt->timer_lock);
 	if (all_idle) {
 		green__stack_trim();
-		if (deadline < 0)
+		if (!waiter)
 			green__quiet_kick(rt);
 	}
 
-	while (atomic_load(&w->wakeword) == 0 && !atomic_load(&rt->stopping))
-		if (green__futex_wait(&w->wakeword, 0, deadline) == -ETIMEDOUT)
-			break;
+	if (waiter)
+		poll_wait(w, deadline);
+	else
+		while (atomic_load(&w->wakeword) == 0 &&
+		       !atomic_load(&rt->stopping))
+			green__futex_wait(&w->wakeword, 0, -1);
 	atomic_store(&w->wakeword, 0);
 
-	if (deadline >= 0) {
+	if (waiter) {
 		green__lock(&rt->timer_lock);
 		if (rt->timer_waiter == w)
 			rt->timer_waiter = NULL;
@@ -426,6 +484,11 @@ find_runnable(struct green_worker *w)
 			green__timers_run(green_now());
 		if ((t = green__runq_pop(w)) != NULL ||
 		    (t = green__globq_pop(w, SIZE_MAX)) != NULL)
+			goto found;
+		if (atomic_load_explicit(&rt->io_waiters,
+					 memory_order_relaxed) > 0 &&
+		    green__netpoll(w, 0) > 0 &&
+		    (t = green__runq_pop(w)) != NULL)
 			goto found;
 		if (w->spinning ||
 		    2 * atomic_load(&rt->nspinning) <
@@ -560,6 +623,7 @@ check_config(const green_config_t *cfg)
 static void
 rt_free(struct green_rt *rt)
 {
+	green__netpoll_fini(rt);
 	green__free(rt->workers, rt->nworkers * sizeof(*rt->workers));
 	green__free(rt->heap, rt->capheap * sizeof(*rt->heap));
 	pthread_mutex_destroy(&rt->gq_lock);
@@ -574,10 +638,8 @@ static void
 stop_workers(struct green_rt *rt, unsigned n)
 {
 	atomic_store(&rt->stopping, true);
-	for (unsigned i = 0; i < n; i++) {
-		atomic_store(&rt->workers[i].wakeword, 1);
-		green__futex_wake(&rt->workers[i].wakeword, 1);
-	}
+	for (unsigned i = 0; i < n; i++)
+		green__worker_kick(&rt->workers[i]);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(rt->workers[i].thread, NULL);
 }
@@ -629,6 +691,13 @@ green_init(const green_config_t *cfg)
 		goto nomem;
 	}
 	rt->nworkers = n;
+	rt->epfd = rt->evfd = -1;
+	if ((err = green__netpoll_init(rt)) != 0) {
+		green__free(rt->workers, n * sizeof(*rt->workers));
+		green__free(rt, sizeof(*rt));
+		green__unlock(&life_lock);
+		return err;
+	}
 	stack_defaults(rt, cfg);
 	pthread_mutex_init(&rt->gq_lock, NULL);
 	pthread_mutex_init(&rt->idle_lock, NULL);
@@ -699,7 +768,8 @@ quiet_state(struct green_rt *rt)
 	 * wakes a task, which may wake a worker); with every worker parked
 	 * nobody arms a timer, so the published earliest deadline is exact */
 	timers = green__timer_next() >= 0;
-	if (timers || any_work())
+	/* a task waiting for an fd may be woken from outside */
+	if (timers || atomic_load(&rt->io_waiters) > 0 || any_work())
 		return 1;
 	return -EDEADLK;
 }

@@ -132,8 +132,7 @@ green__timer_add(struct green_task *t, int64_t deadline)
 	green__unlock(&rt->timer_lock);
 	if (kick != NULL) {
 		/* the waiter re-reads the earliest deadline */
-		atomic_store(&kick->wakeword, 1);
-		green__futex_wake(&kick->wakeword, 1);
+		green__worker_kick(kick);
 	} else if (need_worker) {
 		green__wake_worker();
 	}

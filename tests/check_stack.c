@@ -555,7 +555,8 @@ mappings(void)
 
 struct parked {
 	green_chan_t *ch;
-	green_wg_t wg;
+	green_wg_t wg;	  /* every task is parked */
+	green_wg_t ended; /* every task has seen the close */
 };
 
 static void *
@@ -566,13 +567,14 @@ park_on_chan(void *arg)
 
 	green_wg_done(&p->wg);
 	T_CHECK_INT_EQ(green_chan_recv(p->ch, &v, -1), -EPIPE);
+	green_wg_done(&p->ended);
 	return NULL;
 }
 
 static void *
 parked_main(void *arg)
 {
-	struct parked p = { NULL, GREEN_WG_INITIALIZER };
+	struct parked p = { NULL, GREEN_WG_INITIALIZER, GREEN_WG_INITIALIZER };
 	long maps0, rss0, maps1, rss1;
 
 	(void)arg;
@@ -580,6 +582,7 @@ parked_main(void *arg)
 	maps0 = mappings();
 	rss0 = rss_kib();
 	T_REQUIRE_INT_EQ(green_wg_add(&p.wg, PARKED_TASKS), 0);
+	T_REQUIRE_INT_EQ(green_wg_add(&p.ended, PARKED_TASKS), 0);
 	for (long i = 0; i < PARKED_TASKS; i++)
 		T_REQUIRE_INT_EQ(green_spawn(NULL, NULL, park_on_chan, &p), 0);
 	T_REQUIRE_INT_EQ(green_wg_wait(&p.wg, -1), 0);
@@ -600,15 +603,14 @@ parked_main(void *arg)
 #else
 	(void)maps0, (void)maps1, (void)rss0, (void)rss1;
 #endif
-	/* the tasks end once the channel is closed; let them go */
-	green_sleep(green_now() + GREEN_MSEC(10));
+	T_CHECK_INT_EQ(green_wg_wait(&p.ended, -1), 0);
+	T_CHECK_INT_EQ(green_chan_destroy(p.ch), 0);
 	return NULL;
 }
 
 START_TEST(test_parked_tasks_cost_their_first_segment)
 {
 	run_in_task(parked_main, NULL);
-	/* teardown's green_shutdown waits for the detached tasks */
 }
 END_TEST
 

@@ -41,6 +41,8 @@ _GREEN_REASONS = {
     "GREEN_WAIT_COND": "cond",
     "GREEN_WAIT_WG": "wait group",
     "GREEN_WAIT_SEM": "semaphore",
+    "GREEN_WAIT_IO_READ": "fd read",
+    "GREEN_WAIT_IO_WRITE": "fd write",
 }
 
 # lib/arch/x86_64/switch.S: the order of the saved slots from ctx.sp up.

@@ -1,0 +1,382 @@
+/*
+ * netpoll.c - the netpoller: tasks wait for file descriptors here.
+ *
+ * Go's shape (runtime/netpoll_epoll.go): one epoll instance; each fd is
+ * registered once, edge-triggered for input and output, the first time a
+ * libgreen call uses it; a descriptor per fd holds the tasks waiting to
+ * read and to write.  An I/O call tries its system call first and waits
+ * only on EAGAIN (io.c).  Readiness that arrives while nobody waits is kept
+ * as a flag, so an edge is never lost between a failed try and the park.
+ *
+ * Who polls: the idle worker that holds the waiter role (sched.c) blocks in
+ * epoll_wait with the earliest timer as its timeout; an eventfd in the same
+ * epoll set wakes it when work arrives.  Busy workers also poll without
+ * blocking every GLOBAL_QUEUE_PERIOD schedules while tasks wait for I/O, so
+ * CPU-bound tasks never starve it.
+ *
+ * Each event carries the fd and the generation of its descriptor;
+ * green_close bumps the generation, so a readiness reported for a closed
+ * fd never reaches a task using a new fd with the same number.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "green-internal.h"
+#include "syscall.h"
+
+#define FD_CHUNK 1024	/* descriptors per chunk of the table */
+#define FD_CHUNKS 4096	/* so fds below 4 Mi are served */
+#define EVFD_TAG UINT64_MAX
+
+struct green_fd_chunk {
+	struct green_fd fd[FD_CHUNK];
+};
+
+int
+green__netpoll_init(struct green_rt *rt)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EVFD_TAG };
+
+	rt->fds = green__calloc(FD_CHUNKS * sizeof(*rt->fds));
+	if (rt->fds == NULL)
+		return -ENOMEM;
+	rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+	rt->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (rt->epfd < 0 || rt->evfd < 0 ||
+	    epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->evfd, &ev) != 0) {
+		int err = -errno;
+		green__netpoll_fini(rt);
+		return err;
+	}
+	pthread_mutex_init(&rt->fd_lock, NULL);
+	return 0;
+}
+
+void
+green__netpoll_fini(struct green_rt *rt)
+{
+	if (rt->fds != NULL) {
+		for (size_t i = 0; i < FD_CHUNKS; i++)
+			green__free(rt->fds[i], sizeof(struct green_fd_chunk));
+		green__free(rt->fds, FD_CHUNKS * sizeof(*rt->fds));
+		rt->fds = NULL;
+	}
+	if (rt->epfd >= 0)
+		close(rt->epfd);
+	if (rt->evfd >= 0)
+		close(rt->evfd);
+	rt->epfd = rt->evfd = -1;
+	pthread_mutex_destroy(&rt->fd_lock);
+}
+
+/* The descriptor of fd, created when missing; NULL: out of range or
+ * memory. */
+struct green_fd *
+green__fd(int fd)
+{
+	struct green_rt *rt = green__rt;
+	struct green_fd_chunk *c;
+	size_t i = (size_t)fd / FD_CHUNK;
+
+	if (fd < 0 || i >= FD_CHUNKS)
+		return NULL;
+	/* acquire: pairs with the release below; the chunk is zeroed */
+	c = atomic_load_explicit(&rt->fds[i], memory_order_acquire);
+	if (c == NULL) {
+		green__lock(&rt->fd_lock);
+		c = atomic_load_explicit(&rt->fds[i], memory_order_relaxed);
+		if (c == NULL) {
+			c = green__calloc(sizeof(*c));
+			atomic_store_explicit(&rt->fds[i], c,
+					      memory_order_release);
+		}
+		green__unlock(&rt->fd_lock);
+		if (c == NULL)
+			return NULL;
+	}
+	return &c->fd[fd % FD_CHUNK];
+}
+
+/*
+ * Make fd non-blocking and add it to the epoll set, once per generation,
+ * and fill *use for the calls that follow.  Returns 0, or -errno (-EBADF
+ * for a closed fd).  A regular file cannot be polled (EPERM); it is marked
+ * so and never waits.
+ */
+int
+green__fd_register(struct green_fd *d, int fd, struct green_fd_use *use)
+{
+	struct green_rt *rt = green__rt;
+	struct epoll_event ev;
+	long fl;
+	int r = 0;
+
+	green__spin_lock(&d->lock);
+	if (d->registered)
+		goto out;
+	fl = green__sys3(SYS_fcntl, fd, F_GETFL, 0);
+	if (fl < 0) {
+		r = (int)fl;
+		goto out;
+	}
+	if (!(fl & O_NONBLOCK)) {
+		r = (int)green__sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
+		if (r < 0)
+			goto out;
+	}
+	d->was_blocking = !(fl & O_NONBLOCK);
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)d->gen << 32;
+	r = (int)green__sys6(SYS_epoll_ctl, rt->epfd, EPOLL_CTL_ADD, fd,
+			     (long)&ev, 0, 0);
+	if (r == -EEXIST) /* registered under a duplicate of this file */
+		r = (int)green__sys6(SYS_epoll_ctl, rt->epfd, EPOLL_CTL_MOD,
+				     fd, (long)&ev, 0, 0);
+	if (r == -EPERM) {
+		d->nopoll = true; /* a regular file: always ready */
+		r = 0;
+	}
+	if (r == 0) {
+		d->registered = true;
+		d->rd_ready = d->wr_ready = false;
+	}
+out:
+	use->d = d;
+	use->fd = fd;
+	use->gen = d->gen;
+	use->nopoll = d->nopoll;
+	green__spin_unlock(&d->lock);
+	return r;
+}
+
+/* Under d->lock: wake every waiter of one list with result. */
+static void
+wake_list(struct green_fd_wait **list, int result)
+{
+	struct green_fd_wait *q;
+
+	while ((q = *list) != NULL) {
+		*list = q->next;
+		q->listed = false;
+		/* under d->lock, which the waiter takes to unlist itself:
+		 * this is still the park it listed for (park.c) */
+		green__wake(q->task, result);
+	}
+}
+
+/* A plain thread waits with poll(2). */
+static int
+thread_wait(int fd, int events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = (short)events };
+	int64_t now, ms;
+	long r;
+
+	for (;;) {
+		ms = -1;
+		if (deadline >= 0) {
+			now = green_now();
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			ms = (deadline - now + 999999) / 1000000;
+		}
+		r = green__sys3(SYS_poll, (long)&p, 1, ms);
+		if (r > 0)
+			return 0;
+		if (r == 0 && deadline >= 0)
+			continue; /* re-check the clock */
+		if (r < 0 && r != -EINTR)
+			return (int)r;
+	}
+}
+
+/* Under d->lock: take q out of its list if an event has not. */
+static void
+unlist(struct green_fd_wait **list, struct green_fd_wait *q)
+{
+	if (!q->listed)
+		return;
+	while (*list != q)
+		list = &(*list)->next;
+	*list = q->next;
+	q->listed = false;
+}
+
+/*
+ * Wait until the fd of use may be ready for one of events (GREEN_READ,
+ * GREEN_WRITE), the deadline passes or the task is cancelled.  Returns 0
+ * (try again), -ETIMEDOUT, -ECANCELED or -EBADF (closed by green_close).
+ */
+int
+green__fd_wait(const struct green_fd_use *use, int events, int64_t deadline)
+{
+	struct green_rt *rt = green__rt;
+	struct green_fd *d = use->d;
+	struct green_task *t = green__self();
+	struct green_fd_wait rq = { t, NULL, false }, wq = { t, NULL, false };
+	int r;
+
+	if (t == NULL)
+		return thread_wait(use->fd,
+				   (events & GREEN_READ ? POLLIN : 0) |
+					   (events & GREEN_WRITE ? POLLOUT : 0),
+				   deadline);
+	if (deadline == 0)
+		return -ETIMEDOUT;
+	green__spin_lock(&d->lock);
+	if (d->gen != use->gen || !d->registered) {
+		green__spin_unlock(&d->lock);
+		return -EBADF;
+	}
+	/* an edge that came after the caller's failed try */
+	if (((events & GREEN_READ) && d->rd_ready) ||
+	    ((events & GREEN_WRITE) && d->wr_ready)) {
+		if (events & GREEN_READ)
+			d->rd_ready = false;
+		if (events & GREEN_WRITE)
+			d->wr_ready = false;
+		green__spin_unlock(&d->lock);
+		return 0;
+	}
+	if (events & GREEN_READ) {
+		rq.next = d->readers;
+		rq.listed = true;
+		d->readers = &rq;
+	}
+	if (events & GREEN_WRITE) {
+		wq.next = d->writers;
+		wq.listed = true;
+		d->writers = &wq;
+	}
+	/* seq_cst: an idle worker deciding whether to poll sees us; the
+	 * first waiter wakes an idle worker to take the polling role */
+	if (atomic_fetch_add(&rt->io_waiters, 1) == 0)
+		green__wake_worker();
+	r = green__park(t,
+			events & GREEN_READ ? GREEN_WAIT_IO_READ
+					    : GREEN_WAIT_IO_WRITE,
+			d, green__unlock_spin, &d->lock, deadline, 0);
+	atomic_fetch_sub(&rt->io_waiters, 1);
+	green__spin_lock(&d->lock);
+	unlist(&d->readers, &rq);
+	unlist(&d->writers, &wq);
+	green__spin_unlock(&d->lock);
+	return r;
+}
+
+/* One event: hand readiness to the waiters, or keep it as a flag. */
+static void
+fd_event(struct green_rt *rt, uint64_t data, uint32_t events)
+{
+	int fd = (int)(uint32_t)data;
+	uint32_t gen = (uint32_t)(data >> 32);
+	struct green_fd *d = green__fd(fd);
+	bool rd = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool wr = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+
+	(void)rt;
+	if (d == NULL)
+		return;
+	green__spin_lock(&d->lock);
+	if (d->gen == gen && d->registered) {
+		if (rd) {
+			if (d->readers != NULL)
+				wake_list(&d->readers, 0);
+			else
+				d->rd_ready = true;
+		}
+		if (wr) {
+			if (d->writers != NULL)
+				wake_list(&d->writers, 0);
+			else
+				d->wr_ready = true;
+		}
+	}
+	green__spin_unlock(&d->lock);
+}
+
+/*
+ * Poll: wait until the absolute deadline (-1: none, 0: do not wait) for
+ * events, and ready the tasks they concern.  Returns the number of fd
+ * events handled.
+ */
+int
+green__netpoll(struct green_worker *w, int64_t deadline)
+{
+	struct green_rt *rt = green__rt;
+	long ms = 0, n;
+	int handled = 0;
+
+	if (deadline < 0) {
+		ms = -1;
+	} else if (deadline > 0) {
+		int64_t now = green_now();
+		ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+		if (ms > INT32_MAX)
+			ms = INT32_MAX;
+	}
+	n = green__sys6(SYS_epoll_wait, rt->epfd, (long)w->events,
+			GREEN_POLL_EVENTS, ms, 0, 0);
+	for (long i = 0; i < n; i++) {
+		struct epoll_event *ev = &w->events[i];
+		if (ev->data.u64 == EVFD_TAG) {
+			uint64_t v;
+			/* a kick for the blocking poller: only it drains the
+			 * eventfd (level-triggered), or a busy worker's poll
+			 * could swallow it and leave the poller asleep */
+			if (deadline != 0)
+				green__sys3(SYS_read, rt->evfd, (long)&v,
+					    sizeof(v));
+			continue;
+		}
+		fd_event(rt, ev->data.u64, ev->events);
+		handled++;
+	}
+	return handled;
+}
+
+/* Interrupt a worker blocked in green__netpoll. */
+void
+green__netpoll_interrupt(void)
+{
+	uint64_t one = 1;
+
+	green__sys3(SYS_write, green__rt->evfd, (long)&one, sizeof(one));
+}
+
+/*
+ * Close fd: waiters get -EBADF, pending readiness is forgotten, events
+ * still queued for it are ignored (the generation moved on).
+ */
+int
+green_close(int fd)
+{
+	struct green_rt *rt = green__rt;
+	struct green_fd *d = rt != NULL ? green__fd(fd) : NULL;
+	long r;
+
+	if (fd < 0)
+		return -EBADF;
+	if (d != NULL) {
+		green__spin_lock(&d->lock);
+		if (d->registered) {
+			green__sys6(SYS_epoll_ctl, rt->epfd, EPOLL_CTL_DEL, fd,
+				    0, 0, 0);
+			d->registered = false;
+			d->nopoll = false;
+			d->rd_ready = d->wr_ready = false;
+			d->gen++;
+			wake_list(&d->readers, -EBADF);
+			wake_list(&d->writers, -EBADF);
+		}
+		green__spin_unlock(&d->lock);
+	}
+	/* Linux releases the fd even when close reports EINTR: never retry */
+	r = green__sys3(SYS_close, fd, 0, 0);
+	return r == -EINTR ? 0 : (int)r;
+}

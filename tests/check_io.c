@@ -1,0 +1,776 @@
+/*
+ * check_io.c - the netpoller and the I/O calls: echo with 1, 100 and
+ * 10,000 concurrent connections, partial reads and writes, EOF, peer reset,
+ * deadlines on read, accept and connect, refused connections, green_close
+ * while another task waits, EMFILE on accept, fd number reuse, cancellation,
+ * plain threads, and I/O that CPU-bound tasks cannot starve.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "testutil.h"
+
+#define NWORKERS 2
+#define TIMEOUT (120 * TEST_TIMEOUT_MULT)
+#define SHORT GREEN_MSEC(50)
+
+static void
+setup(void)
+{
+	init_workers(NWORKERS);
+}
+
+static void
+teardown(void)
+{
+	shutdown_runtime();
+}
+
+/* --- helpers --------------------------------------------------------------- */
+
+/* A listening TCP socket on 127.0.0.1 and an ephemeral port. */
+static int
+listener(int backlog, struct sockaddr_in *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 ||
+	    listen(fd, backlog) != 0 ||
+	    getsockname(fd, (struct sockaddr *)addr, &len) != 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int
+dial(const struct sockaddr_in *addr, int64_t deadline)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
+		return -errno;
+	r = green_connect(fd, (const struct sockaddr *)addr, sizeof(*addr),
+			  deadline);
+	if (r != 0) {
+		green_close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Read exactly n bytes (or fewer at EOF); returns the count or -errno. */
+static ssize_t
+read_full(int fd, void *buf, size_t n, int64_t deadline)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = green_read(fd, (char *)buf + got, n - got, deadline);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
+/* --- echo -------------------------------------------------------------------- */
+
+#define ECHO_BYTES 1000
+
+static void *
+echo_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = green_read(fd, buf, sizeof(buf), -1)) > 0)
+		if (green_write(fd, buf, (size_t)n, -1) != n)
+			break;
+	green_close(fd);
+	return NULL;
+}
+
+/* Accept until the listener is closed; a task per connection. */
+static void *
+echo_server(void *arg)
+{
+	int lfd = (int)(intptr_t)arg, fd;
+	long served = 0;
+
+	while ((fd = green_accept(lfd, NULL, NULL, SOCK_CLOEXEC, -1)) >= 0) {
+		if (green_spawn(NULL, NULL, echo_conn, (void *)(intptr_t)fd) != 0)
+			green_close(fd);
+		served++;
+	}
+	return (void *)served;
+}
+
+struct echo_client {
+	struct sockaddr_in addr;
+	long id;
+	atomic_long *ok;
+	green_wg_t *connected; /* all connect before any talks */
+};
+
+static void *
+echo_client(void *arg)
+{
+	struct echo_client *c = arg;
+	char out[ECHO_BYTES], in[ECHO_BYTES];
+	int fd = dial(&c->addr, green_now() + GREEN_SEC(60));
+
+	green_wg_done(c->connected);
+	if (fd < 0)
+		return NULL;
+	green_wg_wait(c->connected, -1);
+	for (int i = 0; i < ECHO_BYTES; i++)
+		out[i] = (char)(c->id * 31 + i);
+	if (green_write(fd, out, sizeof(out), -1) == (ssize_t)sizeof(out) &&
+	    read_full(fd, in, sizeof(in), -1) == (ssize_t)sizeof(in) &&
+	    memcmp(in, out, sizeof(in)) == 0)
+		atomic_fetch_add(c->ok, 1);
+	green_close(fd);
+	return NULL;
+}
+
+struct echo_run {
+	struct sockaddr_in addr;
+	long n;
+	atomic_long ok;
+};
+
+static void
+clients_main(void *arg)
+{
+	struct echo_run *e = arg;
+	struct echo_client *c = calloc((size_t)e->n, sizeof(*c));
+	green_task_t **h = calloc((size_t)e->n, sizeof(*h));
+	green_wg_t connected = GREEN_WG_INITIALIZER;
+
+	if (c == NULL || h == NULL || green_wg_add(&connected, e->n) != 0)
+		_exit(2);
+	for (long i = 0; i < e->n; i++) {
+		c[i] = (struct echo_client){ e->addr, i, &e->ok, &connected };
+		if (green_spawn(&h[i], NULL, echo_client, &c[i]) != 0)
+			_exit(3);
+	}
+	for (long i = 0; i < e->n; i++)
+		green_join(h[i], NULL, -1);
+	free(c);
+	free(h);
+}
+
+/* The child: n concurrent clients in their own process (each side of a
+ * connection is an fd: 10,000 of both would pass RLIMIT_NOFILE here). */
+static int
+clients_child(void *arg)
+{
+	struct echo_run *e = arg;
+	green_config_t cfg = { .workers = NWORKERS };
+
+	raise_nofile();
+	atomic_store(&e->ok, 0);
+	if (green_run(clients_main, e, &cfg) != 0)
+		return 4;
+	return atomic_load(&e->ok) == e->n ? 0 : 5;
+}
+
+static void
+echo_with_clients(long n)
+{
+	struct echo_run e = { .n = n };
+	green_config_t cfg = { .workers = NWORKERS };
+	green_task_t *server;
+	char out[4096], st[64];
+	void *served = NULL;
+	int lfd, status;
+	pid_t pid;
+
+	raise_nofile();
+	lfd = listener(4096, &e.addr);
+	ck_assert_int_ge(lfd, 0);
+	/* the clients' process starts before this one has a runtime */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(lfd);
+		alarm(TEST_CHILD_ALARM * 3);
+		_exit(clients_child(&e));
+	}
+	tfail_reset();
+	ck_assert_int_eq(green_init(&cfg), 0);
+	ck_assert_int_eq(green_spawn(&server, NULL, echo_server,
+				     (void *)(intptr_t)lfd),
+			 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* closing the listener ends the server's accept with -EBADF */
+	ck_assert_int_eq(green_close(lfd), 0);
+	ck_assert_int_eq(green_join(server, &served, -1), 0);
+	ck_assert_int_eq(green_shutdown(), 0);
+	(void)out;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "clients: %s", describe_status(status, st, sizeof(st)));
+	ck_assert_int_eq((long)served, n);
+}
+
+START_TEST(test_echo_one_connection)
+{
+	echo_with_clients(1);
+}
+END_TEST
+
+START_TEST(test_echo_100_connections)
+{
+	echo_with_clients(100);
+}
+END_TEST
+
+START_TEST(test_echo_10000_connections)
+{
+	echo_with_clients(TEST_SLOW ? 1000 : 10000);
+}
+END_TEST
+
+/* --- partial reads and writes ------------------------------------------------- */
+
+#define BIG (4 << 20)
+
+static void *
+slow_reader(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	unsigned char buf[1000];
+	size_t got = 0;
+	long bad = 0;
+
+	while (got < BIG) {
+		ssize_t n = green_read(fd, buf, sizeof(buf), -1);
+		T_REQUIRE(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			bad += buf[i] != (unsigned char)((got + (size_t)i) * 7);
+		got += (size_t)n;
+		if (got % 100000 < sizeof(buf))
+			green_yield();
+	}
+	T_CHECK_INT_EQ(bad, 0);
+	return NULL;
+}
+
+static void *
+partial_main(void *arg)
+{
+	unsigned char *big = malloc(BIG);
+	green_task_t *r;
+	int sv[2];
+
+	(void)arg;
+	T_REQUIRE(big != NULL);
+	for (size_t i = 0; i < BIG; i++)
+		big[i] = (unsigned char)(i * 7);
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(green_spawn(&r, NULL, slow_reader,
+				     (void *)(intptr_t)sv[1]),
+			 0);
+	/* far more than the socket buffer: the write parks many times */
+	T_CHECK_INT_EQ(green_write(sv[0], big, BIG, -1), BIG);
+	T_CHECK_INT_EQ(green_join(r, NULL, -1), 0);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	free(big);
+	return NULL;
+}
+
+START_TEST(test_partial_reads_and_writes_keep_every_byte)
+{
+	run_in_task(partial_main, NULL);
+}
+END_TEST
+
+#define VA 100000
+#define VB 3
+#define VC 200000
+
+static void *
+drain_and_check(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char *in = malloc(VA + VB + VC);
+	long bad = 0;
+
+	T_REQUIRE(in != NULL);
+	T_CHECK_INT_EQ(read_full(fd, in, VA + VB + VC, -1), VA + VB + VC);
+	for (size_t i = 0; i < VA + VB + VC; i++)
+		bad += in[i] != (i < VA ? 'a' : i < VA + VB ? 'b' : 'c');
+	T_CHECK_INT_EQ(bad, 0);
+	free(in);
+	return NULL;
+}
+
+static void *
+writev_main(void *arg)
+{
+	static char a[VA], b[VB], c[VC];
+	struct iovec iov[3] = { { a, VA }, { b, VB }, { c, VC } };
+	green_task_t *r;
+	int sv[2];
+
+	(void)arg;
+	memset(a, 'a', VA);
+	memset(b, 'b', VB);
+	memset(c, 'c', VC);
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(green_spawn(&r, NULL, drain_and_check,
+				     (void *)(intptr_t)sv[1]),
+			 0);
+	/* more than the socket buffer: partial writev calls, parks */
+	T_CHECK_INT_EQ(green_writev(sv[0], iov, 3, -1), VA + VB + VC);
+	T_CHECK_INT_EQ(green_join(r, NULL, -1), 0);
+	T_CHECK_INT_EQ(green_writev(sv[0], iov, -1, -1), -EINVAL);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	return NULL;
+}
+
+START_TEST(test_writev_writes_every_vector)
+{
+	run_in_task(writev_main, NULL);
+}
+END_TEST
+
+/* --- EOF and reset -------------------------------------------------------------- */
+
+static void *
+eof_main(void *arg)
+{
+	char buf[16];
+	int sv[2];
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_CHECK_INT_EQ(green_write(sv[0], "hi", 2, -1), 2);
+	T_CHECK_INT_EQ(shutdown(sv[0], SHUT_WR), 0);
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf), -1), 2);
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf), -1), 0);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	return NULL;
+}
+
+START_TEST(test_read_returns_zero_at_eof)
+{
+	run_in_task(eof_main, NULL);
+}
+END_TEST
+
+static void *
+reset_main(void *arg)
+{
+	struct sockaddr_in addr;
+	struct linger lin = { 1, 0 };
+	char buf[16];
+	int lfd, c, s;
+
+	(void)arg;
+	T_REQUIRE((lfd = listener(16, &addr)) >= 0);
+	T_REQUIRE((c = dial(&addr, -1)) >= 0);
+	T_REQUIRE((s = green_accept(lfd, NULL, NULL, 0, -1)) >= 0);
+	/* linger 0: close sends a reset */
+	T_CHECK_INT_EQ(setsockopt(s, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin)),
+		       0);
+	T_CHECK_INT_EQ(green_close(s), 0);
+	T_CHECK_INT_EQ(green_read(c, buf, sizeof(buf), -1), -ECONNRESET);
+	green_close(c);
+	green_close(lfd);
+	return NULL;
+}
+
+START_TEST(test_peer_reset_returns_econnreset)
+{
+	run_in_task(reset_main, NULL);
+}
+END_TEST
+
+/* --- deadlines, refused, cancel --------------------------------------------------- */
+
+static void *
+deadline_main(void *arg)
+{
+	struct sockaddr_in addr;
+	char buf[16];
+	int sv[2], lfd, fds[8], n = 0, r;
+	int64_t t0;
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	t0 = green_now();
+	T_CHECK_INT_EQ(green_read(sv[0], buf, sizeof(buf), t0 + SHORT),
+		       -ETIMEDOUT);
+	T_CHECK(green_now() - t0 >= SHORT);
+	T_CHECK_INT_EQ(green_read(sv[0], buf, sizeof(buf), 0), -ETIMEDOUT);
+
+	T_REQUIRE((lfd = listener(1, &addr)) >= 0);
+	t0 = green_now();
+	T_CHECK_INT_EQ(green_accept(lfd, NULL, NULL, 0, t0 + SHORT),
+		       -ETIMEDOUT);
+	T_CHECK(green_now() - t0 >= SHORT);
+	/* a full accept queue drops further SYNs: the connect times out */
+	do {
+		r = dial(&addr, green_now() + GREEN_MSEC(200));
+		if (r >= 0)
+			fds[n++] = r;
+	} while (r >= 0 && n < 8);
+	T_CHECK_INT_EQ(r, -ETIMEDOUT);
+	while (n > 0)
+		green_close(fds[--n]);
+	green_close(lfd);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	return NULL;
+}
+
+START_TEST(test_deadlines_on_read_accept_connect)
+{
+	run_in_task(deadline_main, NULL);
+}
+END_TEST
+
+static void *
+refused_main(void *arg)
+{
+	struct sockaddr_in addr;
+	int lfd;
+
+	(void)arg;
+	/* a port nobody listens on: bound, then closed */
+	T_REQUIRE((lfd = listener(1, &addr)) >= 0);
+	green_close(lfd);
+	T_CHECK_INT_EQ(dial(&addr, -1), -ECONNREFUSED);
+	return NULL;
+}
+
+START_TEST(test_connect_refused_returns_econnrefused)
+{
+	run_in_task(refused_main, NULL);
+}
+END_TEST
+
+static void *
+blocked_reader(void *arg)
+{
+	char buf[16];
+
+	return (void *)(intptr_t)green_read((int)(intptr_t)arg, buf,
+					    sizeof(buf), -1);
+}
+
+static void *
+close_while_waiting_main(void *arg)
+{
+	green_task_t *r, *c;
+	void *res = NULL;
+	int sv[2];
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(green_spawn(&r, NULL, blocked_reader,
+				     (void *)(intptr_t)sv[0]),
+			 0);
+	green_sleep(green_now() + SHORT);
+	T_CHECK_INT_EQ(green_close(sv[0]), 0);
+	T_CHECK_INT_EQ(green_join(r, &res, -1), 0);
+	T_CHECK_INT_EQ((intptr_t)res, -EBADF);
+
+	green_close(sv[1]);
+
+	/* and a blocked read is cancelled */
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(green_spawn(&c, NULL, blocked_reader,
+				     (void *)(intptr_t)sv[0]),
+			 0);
+	green_sleep(green_now() + SHORT);
+	T_CHECK_INT_EQ(green_cancel(c), 0);
+	T_CHECK_INT_EQ(green_join(c, &res, -1), 0);
+	T_CHECK_INT_EQ((intptr_t)res, -ECANCELED);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	return NULL;
+}
+
+START_TEST(test_close_or_cancel_wakes_a_blocked_reader)
+{
+	run_in_task(close_while_waiting_main, NULL);
+}
+END_TEST
+
+/* --- EMFILE, fd reuse, fdwait ------------------------------------------------------- */
+
+static void *
+emfile_main(void *arg)
+{
+	struct sockaddr_in addr;
+	struct rlimit old, low;
+	int lfd, c, s, spare;
+	int64_t t0;
+
+	(void)arg;
+	T_REQUIRE((lfd = listener(16, &addr)) >= 0);
+	T_REQUIRE((c = dial(&addr, -1)) >= 0);
+	T_REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	/* no fd left for the accepted connection */
+	spare = dup(0);
+	T_REQUIRE(spare >= 0);
+	close(spare);
+	low = old;
+	low.rlim_cur = (rlim_t)spare;
+	T_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	t0 = green_now();
+	s = green_accept(lfd, NULL, NULL, 0, green_now() + GREEN_SEC(5));
+	T_CHECK_INT_EQ(s, -EMFILE);
+	/* an error at once, not a wait (nor a spin) until the deadline */
+	T_CHECK(green_now() - t0 < GREEN_SEC(5));
+	T_REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	/* the connection waited in the queue: with fds again, it comes.
+	 * (valgrind emulates RLIMIT_NOFILE and does not give them back) */
+	s = green_accept(lfd, NULL, NULL, 0, green_now() + GREEN_SEC(5));
+	T_CHECK(s >= 0 || TEST_VALGRIND);
+	if (s >= 0)
+		green_close(s);
+	green_close(c);
+	green_close(lfd);
+	return NULL;
+}
+
+START_TEST(test_accept_emfile_returns_error)
+{
+	run_in_task(emfile_main, NULL);
+}
+END_TEST
+
+static void *
+reuse_main(void *arg)
+{
+	char buf[16];
+	int sv[2], nv[2];
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	/* registered, then readiness arrives while nobody waits */
+	T_CHECK_INT_EQ(green_read(sv[0], buf, sizeof(buf), 0), -ETIMEDOUT);
+	T_CHECK_INT_EQ(green_write(sv[1], "x", 1, -1), 1);
+	green_sleep(green_now() + GREEN_MSEC(10));
+	T_CHECK_INT_EQ(green_close(sv[0]), 0);
+	T_CHECK_INT_EQ(green_close(sv[1]), 0);
+	/* the same numbers again: nothing stale may show up */
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv),
+			 0);
+	T_CHECK(nv[0] == sv[0] || nv[1] == sv[0]);
+	T_CHECK_INT_EQ(green_fdwait(sv[0], GREEN_READ, green_now() + SHORT),
+		       -ETIMEDOUT);
+	T_CHECK_INT_EQ(green_fdwait(nv[0], GREEN_WRITE, 0), GREEN_WRITE);
+	T_CHECK_INT_EQ(green_write(nv[1], "y", 1, -1), 1);
+	T_CHECK_INT_EQ(green_fdwait(nv[0], GREEN_READ | GREEN_WRITE, -1),
+		       GREEN_READ | GREEN_WRITE);
+	T_CHECK_INT_EQ(green_fdwait(nv[0], 0, -1), -EINVAL);
+	T_CHECK_INT_EQ(green_fdwait(-1, GREEN_READ, -1), -EBADF);
+	green_close(nv[0]);
+	green_close(nv[1]);
+	return NULL;
+}
+
+START_TEST(test_reused_fd_number_gets_no_stale_readiness)
+{
+	run_in_task(reuse_main, NULL);
+}
+END_TEST
+
+/* --- plain threads, starvation, deadlock detection ---------------------------------- */
+
+static void *
+late_writer(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	pause_ns(GREEN_MSEC(100));
+	if (write(fd, "late", 4) != 4)
+		abort();
+	return NULL;
+}
+
+START_TEST(test_plain_thread_read_blocks_the_thread)
+{
+	pthread_t th;
+	char buf[16];
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	ck_assert_int_eq(green_read(sv[0], buf, sizeof(buf),
+				    green_now() + SHORT),
+			 -ETIMEDOUT);
+	ck_assert_int_eq(pthread_create(&th, NULL, late_writer,
+					(void *)(intptr_t)sv[1]),
+			 0);
+	ck_assert_int_eq(green_read(sv[0], buf, sizeof(buf), -1), 4);
+	pthread_join(th, NULL);
+	green_close(sv[0]);
+	green_close(sv[1]);
+}
+END_TEST
+
+static atomic_bool spin_stop;
+
+static void *
+spinner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&spin_stop))
+		green_yield();
+	return NULL;
+}
+
+static void *
+starve_main(void *arg)
+{
+	green_task_t *s;
+	pthread_t th;
+	char buf[16];
+	int sv[2];
+
+	(void)arg;
+	atomic_store(&spin_stop, false);
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(green_spawn(&s, NULL, spinner, NULL), 0);
+	T_REQUIRE_INT_EQ(pthread_create(&th, NULL, late_writer,
+					(void *)(intptr_t)sv[1]),
+			 0);
+	/* the only worker never idles: busy polling must deliver this */
+	T_CHECK_INT_EQ(green_read(sv[0], buf, sizeof(buf), -1), 4);
+	atomic_store(&spin_stop, true);
+	T_CHECK_INT_EQ(green_join(s, NULL, -1), 0);
+	pthread_join(th, NULL);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	return NULL;
+}
+
+static void
+one_worker(void)
+{
+	init_workers(1);
+}
+
+START_TEST(test_io_is_polled_while_tasks_keep_the_worker_busy)
+{
+	run_in_task(starve_main, NULL);
+}
+END_TEST
+
+static void
+io_waiting_main(void *arg)
+{
+	int *sv = arg;
+	pthread_t th;
+	char buf[16];
+
+	if (pthread_create(&th, NULL, late_writer, (void *)(intptr_t)sv[1]))
+		_exit(2);
+	if (green_read(sv[0], buf, sizeof(buf), -1) != 4)
+		_exit(3);
+	pthread_join(th, NULL);
+}
+
+START_TEST(test_waiting_for_io_is_not_a_deadlock)
+{
+	green_config_t cfg = { .workers = 1 };
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	ck_assert_int_eq(green_run(io_waiting_main, sv, &cfg), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_io_without_runtime_returns_eperm)
+{
+	char buf[4];
+
+	ck_assert_int_eq(green_read(0, buf, sizeof(buf), 0), -EPERM);
+	ck_assert_int_eq(green_write(1, buf, 0, 0), -EPERM);
+	ck_assert_int_eq(green_fdwait(0, GREEN_READ, 0), -EPERM);
+}
+END_TEST
+
+/* --- suite ------------------------------------------------------------------------------ */
+
+static Suite *
+io_suite(void)
+{
+	Suite *s = suite_create("io");
+	TCase *tc;
+
+	tc = add_tcase(s, "echo", NULL, NULL, TIMEOUT);
+	tcase_add_test(tc, test_echo_one_connection);
+	tcase_add_test(tc, test_echo_100_connections);
+	tcase_add_test(tc, test_echo_10000_connections);
+
+	tc = add_tcase(s, "calls", setup, teardown, TIMEOUT);
+	tcase_add_test(tc, test_partial_reads_and_writes_keep_every_byte);
+	tcase_add_test(tc, test_writev_writes_every_vector);
+	tcase_add_test(tc, test_read_returns_zero_at_eof);
+	tcase_add_test(tc, test_peer_reset_returns_econnreset);
+	tcase_add_test(tc, test_deadlines_on_read_accept_connect);
+	tcase_add_test(tc, test_connect_refused_returns_econnrefused);
+	tcase_add_test(tc, test_close_or_cancel_wakes_a_blocked_reader);
+	tcase_add_test(tc, test_accept_emfile_returns_error);
+	tcase_add_test(tc, test_reused_fd_number_gets_no_stale_readiness);
+	tcase_add_test(tc, test_plain_thread_read_blocks_the_thread);
+
+	tc = add_tcase(s, "one_worker", one_worker, teardown, TIMEOUT);
+	tcase_add_test(tc, test_io_is_polled_while_tasks_keep_the_worker_busy);
+
+	tc = add_tcase(s, "runtime", NULL, NULL, TIMEOUT);
+	tcase_add_test(tc, test_waiting_for_io_is_not_a_deadlock);
+	tcase_add_test(tc, test_io_without_runtime_returns_eperm);
+	return s;
+}
+
+int
+main(void)
+{
+	return run_suite(io_suite());
+}
