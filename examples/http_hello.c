@@ -7,6 +7,9 @@
  *
  * Build as a user would: cc http_hello.c $(pkg-config --cflags --libs libgreen)
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* memmem */
+#endif
 #include <arpa/inet.h>
 #include <green.h>
 #include <netinet/in.h>

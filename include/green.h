@@ -53,7 +53,7 @@ typedef struct green_config {
 	int stack_kind;		  /* GREEN_STACK_*; 0: build default */
 	size_t stack_size;	  /* 0: default stack size */
 	const char *trace_path;	  /* must be NULL until tracing lands */
-	unsigned offload_threads; /* 0: default (reserved) */
+	unsigned offload_threads; /* green_offload pool; 0: default (16) */
 } green_config_t;
 
 /* Task attributes; zero-initialised fields mean "default". */
@@ -205,6 +205,9 @@ GREEN_EXPORT int green_connect(int fd, const struct sockaddr *sa, socklen_t len,
 			       int64_t deadline);
 GREEN_EXPORT int green_fdwait(int fd, int events, int64_t deadline);
 GREEN_EXPORT int green_close(int fd);
+/* Run fn(arg) on the blocking pool while the task parks. */
+GREEN_EXPORT int green_offload(void *(*fn)(void *), void *arg, void **result,
+			       int64_t deadline);
 
 /* Errors. */
 GREEN_EXPORT const char *green_strerror(int err);

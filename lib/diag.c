@@ -222,6 +222,8 @@ wait_reason(enum green_wait r)
 		return "fd read";
 	case GREEN_WAIT_IO_WRITE:
 		return "fd write";
+	case GREEN_WAIT_OFFLOAD:
+		return "offload";
 	case GREEN_WAIT_NONE:
 		break;
 	}

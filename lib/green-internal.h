@@ -23,6 +23,7 @@
 #define GREEN_MAX_WORKERS 1024
 #define GREEN_MIN_STACK ((size_t)16 << 10)
 #define GREEN_MAX_STACK ((size_t)1 << 30)
+#define GREEN_MAX_OFFLOAD 1024 /* green_config_t.offload_threads */
 #define GREEN_DEFAULT_STACK ((size_t)256 << 10)
 /* Segmented stacks: the first segment's size (stack.c, splitstack.h). */
 #define GREEN_MIN_SEGMENT ((size_t)1 << 10)
@@ -120,6 +121,7 @@ enum green_wait {
 	GREEN_WAIT_SEM,
 	GREEN_WAIT_IO_READ,
 	GREEN_WAIT_IO_WRITE,
+	GREEN_WAIT_OFFLOAD,
 };
 
 /* Bits of green_task.wake; the park result sits in the high 32 bits. */
@@ -207,6 +209,7 @@ struct green_fd {
 };
 
 struct green_fd_chunk; /* netpoll.c */
+struct green_pool;     /* offload.c */
 struct green_rt;
 
 int green__netpoll_init(struct green_rt *rt);
@@ -225,6 +228,8 @@ int green__fd_wait(const struct green_fd_use *use, int events,
 		   int64_t deadline);
 int green__netpoll(struct green_worker *w, int64_t deadline);
 void green__netpoll_interrupt(void);
+int green__offload_init(struct green_rt *rt, unsigned threads);
+void green__offload_fini(struct green_rt *rt);
 
 /* --- workers and the scheduler (sched.c) ---------------------------------- */
 /* What the task that just switched away still needs done (see park.c). */
@@ -304,6 +309,9 @@ struct green_rt {
 	_Atomic(struct green_fd_chunk *) *fds; /* descriptor table, by chunk */
 	pthread_mutex_t fd_lock;  /* creates chunks */
 	_Atomic int io_waiters;	  /* tasks parked on an fd */
+	/* The blocking pool (offload.c). */
+	struct green_pool *pool;
+	_Atomic int offload_waiters; /* tasks waiting for a pool job */
 	/* Global stack pool (default-size stacks). */
 	pthread_mutex_t stack_lock;
 	struct green_stack *free_stacks; /* under stack_lock */

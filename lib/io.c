@@ -50,6 +50,32 @@ io_try(const struct green_fd_use *use, const struct io_op *op)
 	return r;
 }
 
+struct offloaded {
+	const struct green_fd_use *use;
+	const struct io_op *op;
+};
+
+static void *
+run_offloaded(void *arg)
+{
+	struct offloaded *o = arg;
+
+	return (void *)io_try(o->use, o->op);
+}
+
+/* A regular file never reports EAGAIN but may block on the disk: a task
+ * has the call made on the blocking pool (offload.c). */
+static long
+io_offloaded(const struct green_fd_use *use, const struct io_op *op,
+	     int64_t deadline)
+{
+	struct offloaded o = { use, op };
+	void *res;
+	int r = green_offload(run_offloaded, &o, &res, deadline);
+
+	return r != 0 ? r : (long)res;
+}
+
 /* Try op until it does not need to wait, waiting for events between. */
 static long
 io_run(int fd, const struct io_op *op, int events, int64_t deadline)
@@ -59,6 +85,8 @@ io_run(int fd, const struct io_op *op, int events, int64_t deadline)
 
 	if ((r = io_begin(fd, &use)) != 0)
 		return r;
+	if (use.nopoll && green__self() != NULL)
+		return io_offloaded(&use, op, deadline);
 	for (;;) {
 		r = io_try(&use, op);
 		if (r != -EAGAIN || use.nopoll)

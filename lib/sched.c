@@ -617,12 +617,15 @@ check_config(const green_config_t *cfg)
 		return err;
 	if (cfg->trace_path != NULL)
 		return -ENOTSUP;
+	if (cfg->offload_threads > GREEN_MAX_OFFLOAD)
+		return -EINVAL;
 	return 0;
 }
 
 static void
 rt_free(struct green_rt *rt)
 {
+	green__offload_fini(rt);
 	green__netpoll_fini(rt);
 	green__free(rt->workers, rt->nworkers * sizeof(*rt->workers));
 	green__free(rt->heap, rt->capheap * sizeof(*rt->heap));
@@ -692,7 +695,10 @@ green_init(const green_config_t *cfg)
 	}
 	rt->nworkers = n;
 	rt->epfd = rt->evfd = -1;
-	if ((err = green__netpoll_init(rt)) != 0) {
+	if ((err = green__netpoll_init(rt)) != 0 ||
+	    (err = green__offload_init(
+		     rt, cfg != NULL ? cfg->offload_threads : 0)) != 0) {
+		green__netpoll_fini(rt);
 		green__free(rt->workers, n * sizeof(*rt->workers));
 		green__free(rt, sizeof(*rt));
 		green__unlock(&life_lock);
@@ -768,8 +774,9 @@ quiet_state(struct green_rt *rt)
 	 * wakes a task, which may wake a worker); with every worker parked
 	 * nobody arms a timer, so the published earliest deadline is exact */
 	timers = green__timer_next() >= 0;
-	/* a task waiting for an fd may be woken from outside */
-	if (timers || atomic_load(&rt->io_waiters) > 0 || any_work())
+	/* a task waiting for an fd or a pool job is woken from outside */
+	if (timers || atomic_load(&rt->io_waiters) > 0 ||
+	    atomic_load(&rt->offload_waiters) > 0 || any_work())
 		return 1;
 	return -EDEADLK;
 }

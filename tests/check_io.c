@@ -31,6 +31,8 @@ teardown(void)
 
 /* --- helpers --------------------------------------------------------------- */
 
+static void *count_job(void *arg); /* a pool job (green_offload tests) */
+
 /* A listening TCP socket on 127.0.0.1 and an ephemeral port. */
 static int
 listener(int backlog, struct sockaddr_in *addr)
@@ -732,6 +734,193 @@ START_TEST(test_io_without_runtime_returns_eperm)
 	ck_assert_int_eq(green_read(0, buf, sizeof(buf), 0), -EPERM);
 	ck_assert_int_eq(green_write(1, buf, 0, 0), -EPERM);
 	ck_assert_int_eq(green_fdwait(0, GREEN_READ, 0), -EPERM);
+	ck_assert_int_eq(green_offload(count_job, NULL, NULL, -1), -EPERM);
+}
+END_TEST
+
+/* --- the blocking pool ------------------------------------------------------------------- */
+
+static atomic_long ticks;
+
+static void *
+ticker(void *arg)
+{
+	atomic_bool *stop = arg;
+
+	while (!atomic_load(stop)) {
+		atomic_fetch_add(&ticks, 1);
+		green_sleep(green_now() + GREEN_MSEC(1));
+	}
+	return NULL;
+}
+
+static void *
+slow_job(void *arg)
+{
+	pause_ns(GREEN_MSEC(100));
+	return (void *)((intptr_t)arg * 2);
+}
+
+static void *
+offload_main(void *arg)
+{
+	atomic_bool stop = false;
+	green_task_t *t;
+	void *res = NULL;
+	long before;
+
+	(void)arg;
+	atomic_store(&ticks, 0);
+	T_REQUIRE_INT_EQ(green_spawn(&t, NULL, ticker, &stop), 0);
+	green_sleep(green_now() + GREEN_MSEC(5));
+	before = atomic_load(&ticks);
+	/* the only worker keeps running the ticker while the job runs */
+	T_CHECK_INT_EQ(green_offload(slow_job, (void *)21, &res, -1), 0);
+	T_CHECK_INT_EQ((intptr_t)res, 42);
+	T_CHECK(atomic_load(&ticks) - before >= 10);
+	atomic_store(&stop, true);
+	T_CHECK_INT_EQ(green_join(t, NULL, -1), 0);
+	T_CHECK_INT_EQ(green_offload(NULL, NULL, NULL, -1), -EINVAL);
+	return NULL;
+}
+
+START_TEST(test_offload_parks_only_the_task)
+{
+	run_in_task(offload_main, NULL);
+}
+END_TEST
+
+static atomic_int ran;
+
+static void *
+count_job(void *arg)
+{
+	atomic_fetch_add(&ran, 1);
+	return arg;
+}
+
+static void *
+blocker_task(void *arg)
+{
+	void *res = NULL;
+
+	T_CHECK_INT_EQ(green_offload(slow_job, arg, &res, -1), 0);
+	return res;
+}
+
+static void *
+offload_deadline_main(void *arg)
+{
+	green_task_t *b, *c;
+	void *res = (void *)1;
+
+	(void)arg;
+	atomic_store(&ran, 0);
+	/* one pool thread, busy for 100 ms */
+	T_REQUIRE_INT_EQ(green_spawn(&b, NULL, blocker_task, (void *)5), 0);
+	green_sleep(green_now() + GREEN_MSEC(20));
+	/* queued behind it: the deadline takes it back unrun */
+	T_CHECK_INT_EQ(green_offload(count_job, NULL, &res,
+				     green_now() + GREEN_MSEC(20)),
+		       -ETIMEDOUT);
+	T_CHECK_INT_EQ(green_offload(count_job, NULL, &res, 0), -ETIMEDOUT);
+	T_CHECK_INT_EQ((intptr_t)res, 1);
+	/* a running job is waited for even when cancelled */
+	T_REQUIRE_INT_EQ(green_join(b, &res, -1), 0);
+	T_CHECK_INT_EQ((intptr_t)res, 10);
+	T_REQUIRE_INT_EQ(green_spawn(&c, NULL, blocker_task, (void *)7), 0);
+	green_sleep(green_now() + GREEN_MSEC(30));
+	T_CHECK_INT_EQ(green_cancel(c), 0);
+	T_CHECK_INT_EQ(green_join(c, &res, -1), 0);
+	T_CHECK_INT_EQ((intptr_t)res, 14);
+	T_CHECK_INT_EQ(atomic_load(&ran), 0);
+	return NULL;
+}
+
+static void
+one_pool_thread(void)
+{
+	green_config_t cfg = { .workers = NWORKERS, .offload_threads = 1 };
+
+	tfail_reset();
+	ck_assert_int_eq(green_init(&cfg), 0);
+}
+
+START_TEST(test_offload_deadline_takes_back_a_queued_job)
+{
+	run_in_task(offload_deadline_main, NULL);
+}
+END_TEST
+
+#define MANY_JOBS TEST_SCALE(2000)
+
+static void *
+many_jobs_task(void *arg)
+{
+	void *res = NULL;
+
+	T_CHECK_INT_EQ(green_offload(count_job, arg, &res, -1), 0);
+	T_CHECK(res == arg);
+	return NULL;
+}
+
+static void *
+many_jobs_main(void *arg)
+{
+	green_task_t **h = malloc(MANY_JOBS * sizeof(*h));
+
+	(void)arg;
+	T_REQUIRE(h != NULL);
+	atomic_store(&ran, 0);
+	for (long i = 0; i < MANY_JOBS; i++)
+		T_REQUIRE_INT_EQ(green_spawn(&h[i], NULL, many_jobs_task,
+					     (void *)(i + 1)),
+				 0);
+	for (long i = 0; i < MANY_JOBS; i++)
+		T_CHECK_INT_EQ(green_join(h[i], NULL, -1), 0);
+	T_CHECK_INT_EQ(atomic_load(&ran), MANY_JOBS);
+	free(h);
+	return NULL;
+}
+
+START_TEST(test_offload_many_jobs_all_run)
+{
+	run_in_task(many_jobs_main, NULL);
+}
+END_TEST
+
+/* Regular files go through the pool; the data is the file's. */
+static void *
+file_main(void *arg)
+{
+	char path[] = "/tmp/check_io.XXXXXX", buf[64];
+	int fd = mkstemp(path);
+
+	(void)arg;
+	T_REQUIRE(fd >= 0);
+	unlink(path);
+	T_CHECK_INT_EQ(green_write(fd, "regular file", 12, -1), 12);
+	T_CHECK_INT_EQ(lseek(fd, 0, SEEK_SET), 0);
+	T_CHECK_INT_EQ(green_read(fd, buf, sizeof(buf), -1), 12);
+	T_CHECK(memcmp(buf, "regular file", 12) == 0);
+	T_CHECK_INT_EQ(green_read(fd, buf, sizeof(buf), -1), 0);
+	T_CHECK_INT_EQ(green_fdwait(fd, GREEN_READ, 0), GREEN_READ);
+	green_close(fd);
+	return NULL;
+}
+
+START_TEST(test_regular_file_io_in_a_task)
+{
+	run_in_task(file_main, NULL);
+}
+END_TEST
+
+START_TEST(test_offload_from_a_plain_thread_runs_inline)
+{
+	void *res = NULL;
+
+	ck_assert_int_eq(green_offload(count_job, (void *)3, &res, -1), 0);
+	ck_assert_ptr_eq(res, (void *)3);
 }
 END_TEST
 
@@ -760,8 +949,16 @@ io_suite(void)
 	tcase_add_test(tc, test_reused_fd_number_gets_no_stale_readiness);
 	tcase_add_test(tc, test_plain_thread_read_blocks_the_thread);
 
+	tcase_add_test(tc, test_offload_many_jobs_all_run);
+	tcase_add_test(tc, test_regular_file_io_in_a_task);
+	tcase_add_test(tc, test_offload_from_a_plain_thread_runs_inline);
+
 	tc = add_tcase(s, "one_worker", one_worker, teardown, TIMEOUT);
 	tcase_add_test(tc, test_io_is_polled_while_tasks_keep_the_worker_busy);
+	tcase_add_test(tc, test_offload_parks_only_the_task);
+
+	tc = add_tcase(s, "one_pool_thread", one_pool_thread, teardown, TIMEOUT);
+	tcase_add_test(tc, test_offload_deadline_takes_back_a_queued_job);
 
 	tc = add_tcase(s, "runtime", NULL, NULL, TIMEOUT);
 	tcase_add_test(tc, test_waiting_for_io_is_not_a_deadlock);

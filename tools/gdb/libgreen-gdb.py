@@ -43,6 +43,7 @@ _GREEN_REASONS = {
     "GREEN_WAIT_SEM": "semaphore",
     "GREEN_WAIT_IO_READ": "fd read",
     "GREEN_WAIT_IO_WRITE": "fd write",
+    "GREEN_WAIT_OFFLOAD": "offload",
 }
 
 # lib/arch/x86_64/switch.S: the order of the saved slots from ctx.sp up.
