@@ -99,7 +99,6 @@ size_t green__stack_size(int kind, size_t size);
 /* Split-stack bookkeeping (splitstack.c); no-ops without split stacks. */
 void green__ss_prepare(struct green_worker *w, struct green_ctx *ctx,
 		       struct green_stack *s);
-void green__ss_parked(struct green_worker *w, struct green_ctx *ctx);
 void green__ss_chain_put(struct green_worker *w, struct green_ctx *ctx);
 void green__ss_worker_init(struct green_worker *w);
 void green__ss_worker_fini(struct green_worker *w);
@@ -269,6 +268,39 @@ struct green_worker {
 	_Atomic bool polling;	  /* blocked in epoll_wait: kick by eventfd */
 	struct epoll_event events[GREEN_POLL_EVENTS]; /* green__netpoll's */
 } __attribute__((aligned(64)));
+
+/*
+ * The split-stack bookkeeping of every switch, inline (splitstack.c has
+ * the rest): a context about to run that has no segment chain borrows the
+ * worker's spare; a task that switched away standing on its first segment
+ * gives its chain back.  Fixed stacks (a zero guard) never borrow.
+ */
+static inline void
+green__ss_lend(struct green_worker *w, struct green_ctx *ctx)
+{
+#ifdef GREEN_SPLIT_STACK
+	if (ctx->ss.segments == NULL && ctx->ss.guard != NULL) {
+		ctx->ss.segments = w->ss_spare;
+		w->ss_spare = NULL;
+	}
+#else
+	(void)w, (void)ctx;
+#endif
+}
+
+static inline void
+green__ss_parked(struct green_worker *w, struct green_ctx *ctx)
+{
+#ifdef GREEN_SPLIT_STACK
+	if (ctx->ss.current == NULL && ctx->ss.segments != NULL &&
+	    w->ss_spare == NULL) {
+		w->ss_spare = ctx->ss.segments;
+		ctx->ss.segments = NULL;
+	}
+#else
+	(void)w, (void)ctx;
+#endif
+}
 
 struct green_rt {
 	unsigned nworkers;

@@ -97,7 +97,7 @@ green__sched_prepare(struct green_worker *w, struct green_task *next)
 	struct green_stack *s;
 
 	if (next->ctx.sp != NULL) {
-		green__ss_prepare(w, &next->ctx, NULL);
+		green__ss_lend(w, &next->ctx);
 		return;
 	}
 	s = green__stack_get(w, next->stack_kind, next->stack_size);

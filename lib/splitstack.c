@@ -73,49 +73,30 @@ chain_keep(struct green_worker *w, void *chain)
 		chain_release(chain);
 }
 
-/*
- * A context about to be switched to: a new task gets its first segment's
- * words; any task without a chain borrows the worker's spare.
- */
+/* A new task's context: its first segment's words, and the worker's spare
+ * chain to borrow (green__ss_lend). */
 void
 green__ss_prepare(struct green_worker *w, struct green_ctx *ctx,
 		  struct green_stack *s)
 {
-	if (s != NULL) {
-		char *top = green__stack_top(s);
-		char *base = (char *)top - s->size;
-		ctx->ss.segments = NULL;
-		ctx->ss.current = NULL;
-		ctx->ss.sp = top;
-		if (s->kind == GREEN_STACK_SEGMENTED) {
-			ctx->ss.guard = base + GREEN_SS_RESERVE;
-			/* libgcc recomputes the guard on return from a split
-			 * as sp - len + BACKOFF: make that base + RESERVE */
-			ctx->ss.len = s->size + GREEN_SS_BACKOFF -
-				      GREEN_SS_RESERVE;
-		} else {
-			/* a fixed stack never splits: its overflow meets the
-			 * guard page, which diag.c reports */
-			ctx->ss.guard = NULL;
-			ctx->ss.len = s->size;
-		}
-	}
-	if (ctx->ss.segments == NULL && ctx->ss.guard != NULL) {
-		ctx->ss.segments = w->ss_spare;
-		w->ss_spare = NULL;
-	}
-}
+	char *top = green__stack_top(s);
+	char *base = (char *)top - s->size;
 
-/* A task just switched away (ctx holds its words): take back a chain it
- * is not standing on.  Runs before the task can be resumed elsewhere. */
-void
-green__ss_parked(struct green_worker *w, struct green_ctx *ctx)
-{
-	if (ctx->ss.current == NULL && ctx->ss.segments != NULL &&
-	    w->ss_spare == NULL) {
-		w->ss_spare = ctx->ss.segments;
-		ctx->ss.segments = NULL;
+	ctx->ss.segments = NULL;
+	ctx->ss.current = NULL;
+	ctx->ss.sp = top;
+	if (s->kind == GREEN_STACK_SEGMENTED) {
+		ctx->ss.guard = base + GREEN_SS_RESERVE;
+		/* libgcc recomputes the guard on return from a split as
+		 * sp - len + BACKOFF: make that base + RESERVE */
+		ctx->ss.len = s->size + GREEN_SS_BACKOFF - GREEN_SS_RESERVE;
+	} else {
+		/* a fixed stack never splits: its overflow meets the guard
+		 * page, which diag.c reports */
+		ctx->ss.guard = NULL;
+		ctx->ss.len = s->size;
 	}
+	green__ss_lend(w, ctx);
 }
 
 /* A context that will never run again (an ended or abandoned task). */
@@ -224,12 +205,6 @@ green__ss_prepare(struct green_worker *w, struct green_ctx *ctx,
 		  struct green_stack *s)
 {
 	(void)w, (void)ctx, (void)s;
-}
-
-void
-green__ss_parked(struct green_worker *w, struct green_ctx *ctx)
-{
-	(void)w, (void)ctx;
 }
 
 void
