@@ -169,22 +169,34 @@ wake_list(struct green_fd_wait **list, int result)
 	}
 }
 
+/* A timeout in ms for poll(2) and epoll_wait(2) until the absolute
+ * deadline: -1 for none, 0 once it has passed, else rounded up. */
+static long
+ms_until(int64_t deadline)
+{
+	int64_t now;
+
+	if (deadline < 0)
+		return -1;
+	now = green_now();
+	if (deadline <= now)
+		return 0;
+	if ((deadline - now) / 1000000 >= INT32_MAX)
+		return INT32_MAX;
+	return (long)((deadline - now + 999999) / 1000000);
+}
+
 /* A plain thread waits with poll(2). */
 static int
 thread_wait(int fd, int events, int64_t deadline)
 {
 	struct pollfd p = { .fd = fd, .events = (short)events };
-	int64_t now, ms;
-	long r;
+	long ms, r;
 
 	for (;;) {
-		ms = -1;
-		if (deadline >= 0) {
-			now = green_now();
-			if (now >= deadline)
-				return -ETIMEDOUT;
-			ms = (deadline - now + 999999) / 1000000;
-		}
+		ms = ms_until(deadline);
+		if (ms == 0)
+			return -ETIMEDOUT;
 		r = green__sys3(SYS_poll, (long)&p, 1, ms);
 		if (r > 0)
 			return 0;
@@ -309,19 +321,12 @@ int
 green__netpoll(struct green_worker *w, int64_t deadline)
 {
 	struct green_rt *rt = green__rt;
-	long ms = 0, n;
+	long n;
 	int handled = 0;
 
-	if (deadline < 0) {
-		ms = -1;
-	} else if (deadline > 0) {
-		int64_t now = green_now();
-		ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
-		if (ms > INT32_MAX)
-			ms = INT32_MAX;
-	}
+	/* deadline 0 is "do not wait": ms_until(0) is 0 too */
 	n = green__sys6(SYS_epoll_wait, rt->epfd, (long)w->events,
-			GREEN_POLL_EVENTS, ms, 0, 0);
+			GREEN_POLL_EVENTS, ms_until(deadline), 0, 0);
 	for (long i = 0; i < n; i++) {
 		struct epoll_event *ev = &w->events[i];
 		if (ev->data.u64 == EVFD_TAG) {
