@@ -89,8 +89,8 @@ typedef struct green_chan green_chan_t; /* opaque */
 /* green_case_t.kind */
 #define GREEN_SEND 1	 /* send *elem on chan */
 #define GREEN_RECV 2	 /* receive into elem (NULL: discard) from chan */
-#define GREEN_FD_READ 3	 /* fd readable (needs the I/O layer: -ENOTSUP) */
-#define GREEN_FD_WRITE 4 /* fd writable (needs the I/O layer: -ENOTSUP) */
+#define GREEN_FD_READ 3	 /* fd readable (or hung up, or in error) */
+#define GREEN_FD_WRITE 4 /* fd writable (or hung up, or in error) */
 
 typedef struct green_case {
 	int kind;	    /* GREEN_SEND, GREEN_RECV, GREEN_FD_READ, ... */

@@ -189,13 +189,6 @@ struct green_task *green__globq_pop(struct green_worker *w, size_t max);
 /* --- the netpoller (netpoll.c) -------------------------------------------- */
 #define GREEN_POLL_EVENTS 64 /* epoll events taken per poll */
 
-/* A task waiting on an fd; on its stack, listed in a descriptor. */
-struct green_fd_wait {
-	struct green_task *task;
-	struct green_fd_wait *next;
-	bool listed;		/* under the descriptor's lock */
-};
-
 /* One per fd number; all fields under lock. */
 struct green_fd {
 	int lock;
@@ -204,7 +197,9 @@ struct green_fd {
 	bool nopoll;		  /* epoll refused it (regular file) */
 	bool was_blocking;	  /* O_NONBLOCK was clear before */
 	bool rd_ready, wr_ready;  /* an edge came while nobody waited */
-	struct green_fd_wait *readers, *writers;
+	/* waiters (waiter.c) for input and output: green__fd_wait's and
+	 * green_select's fd cases */
+	struct green__waiter *rd_head, *rd_tail, *wr_head, *wr_tail;
 };
 
 struct green_fd_chunk; /* netpoll.c */
@@ -225,6 +220,12 @@ struct green_fd_use {
 int green__fd_register(struct green_fd *d, int fd, struct green_fd_use *use);
 int green__fd_wait(const struct green_fd_use *use, int events,
 		   int64_t deadline);
+void green__io_wait_begin(struct green_rt *rt);
+void green__io_wait_end(struct green_rt *rt);
+bool green__fd_take_ready(struct green_fd *d, int events);
+void green__fd_enqueue(struct green_fd *d, int events,
+		       struct green__waiter *w);
+void green__fd_dequeue(struct green_fd *d, struct green__waiter *w);
 int green__netpoll(struct green_worker *w, int64_t deadline);
 void green__netpoll_interrupt(void);
 int green__offload_init(struct green_rt *rt, unsigned threads);

@@ -154,19 +154,25 @@ out:
 	return r;
 }
 
-/* Under d->lock: wake every waiter of one list with result. */
 static void
-wake_list(struct green_fd_wait **list, int result)
+no_data(struct green__waiter *w, void *arg)
 {
-	struct green_fd_wait *q;
+	(void)w;
+	(void)arg;
+}
 
-	while ((q = *list) != NULL) {
-		*list = q->next;
-		q->listed = false;
-		/* under d->lock, which the waiter takes to unlist itself:
-		 * this is still the park it listed for (park.c) */
-		green__wake(q->task, result);
-	}
+/* Under d->lock: wake every waiter of one list with result; returns
+ * whether one woke.  Waiters whose wait ended another way stay listed for
+ * their owners to take off (waiter.c). */
+static bool
+wake_list(struct green__waiter **head, struct green__waiter **tail,
+	  int result)
+{
+	bool woke = false;
+
+	while (green__waitq_wake(head, tail, no_data, NULL, result) != NULL)
+		woke = true;
+	return woke;
 }
 
 /* A timeout in ms for poll(2) and epoll_wait(2) until the absolute
@@ -207,16 +213,42 @@ thread_wait(int fd, int events, int64_t deadline)
 	}
 }
 
-/* Under d->lock: take q out of its list if an event has not. */
-static void
-unlist(struct green_fd_wait **list, struct green_fd_wait *q)
+/*
+ * Under d->lock: consume readiness for events (GREEN_READ, GREEN_WRITE)
+ * that came while nobody waited; returns whether there was some.
+ */
+bool
+green__fd_take_ready(struct green_fd *d, int events)
 {
-	if (!q->listed)
-		return;
-	while (*list != q)
-		list = &(*list)->next;
-	*list = q->next;
-	q->listed = false;
+	bool r = ((events & GREEN_READ) && d->rd_ready) ||
+		 ((events & GREEN_WRITE) && d->wr_ready);
+
+	if (r && (events & GREEN_READ))
+		d->rd_ready = false;
+	if (r && (events & GREEN_WRITE))
+		d->wr_ready = false;
+	return r;
+}
+
+/* Under d->lock: list w as waiting for one of GREEN_READ, GREEN_WRITE. */
+void
+green__fd_enqueue(struct green_fd *d, int events, struct green__waiter *w)
+{
+	w->is_send = events == GREEN_WRITE; /* which list, for dequeue */
+	if (w->is_send)
+		green__waitq_push(&d->wr_head, &d->wr_tail, w);
+	else
+		green__waitq_push(&d->rd_head, &d->rd_tail, w);
+}
+
+/* Under d->lock: take w off its list if a wake has not. */
+void
+green__fd_dequeue(struct green_fd *d, struct green__waiter *w)
+{
+	if (w->is_send)
+		green__waitq_remove(&d->wr_head, &d->wr_tail, w);
+	else
+		green__waitq_remove(&d->rd_head, &d->rd_tail, w);
 }
 
 /*
@@ -230,7 +262,7 @@ green__fd_wait(const struct green_fd_use *use, int events, int64_t deadline)
 	struct green_rt *rt = green__rt;
 	struct green_fd *d = use->d;
 	struct green_task *t = green__self();
-	struct green_fd_wait rq = { t, NULL, false }, wq = { t, NULL, false };
+	struct green__waiter rq, wq;
 	int r;
 
 	if (t == NULL)
@@ -240,45 +272,49 @@ green__fd_wait(const struct green_fd_use *use, int events, int64_t deadline)
 				   deadline);
 	if (deadline == 0)
 		return -ETIMEDOUT;
+	green__waiter_init(&rq, t);
+	green__waiter_init(&wq, t);
 	green__spin_lock(&d->lock);
 	if (d->gen != use->gen || !d->registered) {
 		green__spin_unlock(&d->lock);
 		return -EBADF;
 	}
 	/* an edge that came after the caller's failed try */
-	if (((events & GREEN_READ) && d->rd_ready) ||
-	    ((events & GREEN_WRITE) && d->wr_ready)) {
-		if (events & GREEN_READ)
-			d->rd_ready = false;
-		if (events & GREEN_WRITE)
-			d->wr_ready = false;
+	if (green__fd_take_ready(d, events)) {
 		green__spin_unlock(&d->lock);
 		return 0;
 	}
-	if (events & GREEN_READ) {
-		rq.next = d->readers;
-		rq.listed = true;
-		d->readers = &rq;
-	}
-	if (events & GREEN_WRITE) {
-		wq.next = d->writers;
-		wq.listed = true;
-		d->writers = &wq;
-	}
-	/* seq_cst: an idle worker deciding whether to poll sees us; the
-	 * first waiter wakes an idle worker to take the polling role */
-	if (atomic_fetch_add(&rt->io_waiters, 1) == 0)
-		green__wake_worker();
+	if (events & GREEN_READ)
+		green__fd_enqueue(d, GREEN_READ, &rq);
+	if (events & GREEN_WRITE)
+		green__fd_enqueue(d, GREEN_WRITE, &wq);
+	green__io_wait_begin(rt);
 	r = green__park(t,
 			events & GREEN_READ ? GREEN_WAIT_IO_READ
 					    : GREEN_WAIT_IO_WRITE,
 			d, green__unlock_spin, &d->lock, deadline, 0);
-	atomic_fetch_sub(&rt->io_waiters, 1);
+	green__io_wait_end(rt);
 	green__spin_lock(&d->lock);
-	unlist(&d->readers, &rq);
-	unlist(&d->writers, &wq);
+	green__fd_dequeue(d, &rq);
+	green__fd_dequeue(d, &wq);
 	green__spin_unlock(&d->lock);
 	return r;
+}
+
+/* A task or thread is about to wait for an fd: the first such waiter
+ * wakes an idle worker to take the polling role.  seq_cst: an idle worker
+ * deciding whether to poll sees the count (sched.c). */
+void
+green__io_wait_begin(struct green_rt *rt)
+{
+	if (atomic_fetch_add(&rt->io_waiters, 1) == 0)
+		green__wake_worker();
+}
+
+void
+green__io_wait_end(struct green_rt *rt)
+{
+	atomic_fetch_sub(&rt->io_waiters, 1);
 }
 
 /* One event: hand readiness to the waiters, or keep it as a flag. */
@@ -296,18 +332,10 @@ fd_event(struct green_rt *rt, uint64_t data, uint32_t events)
 		return;
 	green__spin_lock(&d->lock);
 	if (d->gen == gen && d->registered) {
-		if (rd) {
-			if (d->readers != NULL)
-				wake_list(&d->readers, 0);
-			else
-				d->rd_ready = true;
-		}
-		if (wr) {
-			if (d->writers != NULL)
-				wake_list(&d->writers, 0);
-			else
-				d->wr_ready = true;
-		}
+		if (rd && !wake_list(&d->rd_head, &d->rd_tail, 0))
+			d->rd_ready = true;
+		if (wr && !wake_list(&d->wr_head, &d->wr_tail, 0))
+			d->wr_ready = true;
 	}
 	green__spin_unlock(&d->lock);
 }
@@ -376,8 +404,8 @@ green_close(int fd)
 			d->nopoll = false;
 			d->rd_ready = d->wr_ready = false;
 			d->gen++;
-			wake_list(&d->readers, -EBADF);
-			wake_list(&d->writers, -EBADF);
+			wake_list(&d->rd_head, &d->rd_tail, -EBADF);
+			wake_list(&d->wr_head, &d->wr_tail, -EBADF);
 		}
 		green__spin_unlock(&d->lock);
 	}

@@ -2161,28 +2161,6 @@ START_TEST(test_green_select_rendezvous_with_select)
 }
 END_TEST
 
-START_TEST(test_green_select_fd_cases_return_enotsup)
-{
-	green_chan_t *ch;
-	green_case_t cs[2];
-	int64_t v;
-
-	ck_assert_int_eq(green_chan_create(&ch, I64, 1), 0);
-	ck_assert_int_eq(green_chan_send(ch, &(int64_t){ 1 }, 0), 0);
-	memset(cs, 0, sizeof(cs));
-	cs[0] = (green_case_t){ .kind = GREEN_FD_READ, .fd = 0 };
-	ck_assert_int_eq(green_select(cs, 1, 0), -ENOTSUP);
-	ck_assert_int_eq(green_select(cs, 1, -1), -ENOTSUP);
-	cs[0] = (green_case_t){ .kind = GREEN_FD_WRITE, .fd = 1 };
-	ck_assert_int_eq(green_select(cs, 1, 0), -ENOTSUP);
-	/* beside a ready channel case: nothing is performed */
-	cs[1] = rcase(ch, &v);
-	ck_assert_int_eq(green_select(cs, 2, -1), -ENOTSUP);
-	ck_assert_int_eq(green_chan_len(ch), 1);
-	ck_assert_int_eq(green_chan_destroy(ch), 0);
-}
-END_TEST
-
 START_TEST(test_green_select_unknown_kind_returns_einval)
 {
 	green_chan_t *ch;
@@ -2791,7 +2769,6 @@ chan_suite(void)
 	tcase_add_test(tc,
 		       test_green_select_close_wakes_blocked_select_with_epipe);
 	tcase_add_test(tc, test_green_select_rendezvous_with_select);
-	tcase_add_test(tc, test_green_select_fd_cases_return_enotsup);
 	tcase_add_test(tc, test_green_select_unknown_kind_returns_einval);
 	tcase_add_test(tc, test_green_select_null_cases_returns_einval);
 	tcase_add_test(tc, test_green_select_send_null_elem_returns_einval);

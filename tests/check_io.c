@@ -738,6 +738,301 @@ START_TEST(test_io_without_runtime_returns_eperm)
 }
 END_TEST
 
+/* --- green_select with fd cases --------------------------------------------- */
+
+static green_case_t
+fd_case(int kind, int fd)
+{
+	return (green_case_t){ .kind = kind, .fd = fd };
+}
+
+/* Writes one byte to the fd in arg after SHORT. */
+static void *
+late_byte(void *arg)
+{
+	green_sleep(green_now() + SHORT);
+	return (void *)(intptr_t)green_write((int)(intptr_t)arg, "x", 1, -1);
+}
+
+static void *
+select_fd_read_main(void *arg)
+{
+	green_chan_t *ch;
+	green_task_t *w;
+	green_case_t cs[2];
+	void *res;
+	int sv[2];
+	char c;
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(green_chan_create(&ch, sizeof(int), 0), 0);
+	cs[0] = (green_case_t){ .kind = GREEN_RECV, .chan = ch };
+	cs[1] = fd_case(GREEN_FD_READ, sv[0]);
+	/* nothing ready: a poll times out, a deadline too */
+	T_CHECK_INT_EQ(green_select(cs, 2, 0), -ETIMEDOUT);
+	T_CHECK_INT_EQ(green_select(cs, 2, green_now() + SHORT), -ETIMEDOUT);
+	/* a byte written later wakes the parked select */
+	T_REQUIRE_INT_EQ(green_spawn(&w, NULL, late_byte,
+				     (void *)(intptr_t)sv[1]),
+			 0);
+	cs[1].result = 99;
+	T_CHECK_INT_EQ(green_select(cs, 2, -1), 1);
+	T_CHECK_INT_EQ(cs[1].result, 0);
+	T_CHECK_INT_EQ(green_join(w, &res, -1), 0);
+	T_CHECK_INT_EQ((intptr_t)res, 1);
+	/* still readable (nobody read): a poll sees it */
+	T_CHECK_INT_EQ(green_select(cs, 2, 0), 1);
+	T_CHECK_INT_EQ(green_read(sv[0], &c, 1, -1), 1);
+	T_CHECK_INT_EQ(green_select(cs, 2, 0), -ETIMEDOUT);
+	/* the write end of a socket with room is writable at once */
+	cs[1] = fd_case(GREEN_FD_WRITE, sv[0]);
+	T_CHECK_INT_EQ(green_select(cs, 2, -1), 1);
+	/* a hangup makes a read case ready: the read then says EOF */
+	cs[1] = fd_case(GREEN_FD_READ, sv[0]);
+	T_CHECK_INT_EQ(green_close(sv[1]), 0);
+	T_CHECK_INT_EQ(green_select(cs, 2, -1), 1);
+	T_CHECK_INT_EQ(green_read(sv[0], &c, 1, -1), 0);
+	T_CHECK_INT_EQ(green_close(sv[0]), 0);
+	T_CHECK_INT_EQ(green_chan_destroy(ch), 0);
+	return NULL;
+}
+
+START_TEST(test_select_fd_read_and_write_cases)
+{
+	run_in_task(select_fd_read_main, NULL);
+}
+END_TEST
+
+/* Data that arrived before the fd was ever registered is seen. */
+static void *
+select_fd_ready_before_main(void *arg)
+{
+	green_case_t c;
+	int p[2];
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(pipe2(p, O_CLOEXEC), 0);
+	T_REQUIRE_INT_EQ(write(p[1], "abc", 3), 3);
+	c = fd_case(GREEN_FD_READ, p[0]);
+	T_CHECK_INT_EQ(green_select(&c, 1, 0), 0);
+	T_CHECK_INT_EQ(green_select(&c, 1, -1), 0);
+	T_CHECK_INT_EQ(c.result, 0);
+	green_close(p[0]);
+	green_close(p[1]);
+	return NULL;
+}
+
+START_TEST(test_select_fd_sees_data_from_before_registration)
+{
+	run_in_task(select_fd_ready_before_main, NULL);
+}
+END_TEST
+
+/* A full socket buffer: the write case waits until the peer reads. */
+static void *
+drain_later(void *arg)
+{
+	static char buf[1 << 16];
+	int fd = (int)(intptr_t)arg;
+	ssize_t n, total = 0;
+
+	green_sleep(green_now() + SHORT);
+	while ((n = green_read(fd, buf, sizeof(buf), 0)) > 0)
+		total += n;
+	return (void *)(intptr_t)total;
+}
+
+static void *
+select_fd_write_main(void *arg)
+{
+	static char buf[1 << 16];
+	green_task_t *d;
+	green_case_t c;
+	void *res;
+	int sv[2];
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	/* fill the buffer: until a write cannot finish by its deadline */
+	for (int i = 0; i < 1024; i++)
+		if (green_write(sv[0], buf, sizeof(buf), green_now() + SHORT) ==
+		    -ETIMEDOUT)
+			break;
+	c = fd_case(GREEN_FD_WRITE, sv[0]);
+	T_CHECK_INT_EQ(green_select(&c, 1, 0), -ETIMEDOUT);
+	T_REQUIRE_INT_EQ(green_spawn(&d, NULL, drain_later,
+				     (void *)(intptr_t)sv[1]),
+			 0);
+	T_CHECK_INT_EQ(green_select(&c, 1, -1), 0);
+	T_CHECK_INT_EQ(c.result, 0);
+	T_CHECK_INT_EQ(green_join(d, &res, -1), 0);
+	T_CHECK((intptr_t)res > 0);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	return NULL;
+}
+
+START_TEST(test_select_fd_write_waits_for_room)
+{
+	run_in_task(select_fd_write_main, NULL);
+}
+END_TEST
+
+/* green_close of the fd wakes the select with the case's result -EBADF;
+ * a bad fd fails the select itself. */
+static void *
+select_on_fd(void *arg)
+{
+	green_case_t c = fd_case(GREEN_FD_READ, (int)(intptr_t)arg);
+	int r = green_select(&c, 1, -1);
+
+	return (void *)(intptr_t)(r == 0 ? c.result : 1000 + r);
+}
+
+static void *
+select_fd_close_main(void *arg)
+{
+	green_task_t *t;
+	green_case_t c;
+	void *res;
+	int sv[2];
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(green_spawn(&t, NULL, select_on_fd,
+				     (void *)(intptr_t)sv[0]),
+			 0);
+	green_sleep(green_now() + SHORT);
+	T_CHECK_INT_EQ(green_close(sv[0]), 0);
+	T_CHECK_INT_EQ(green_join(t, &res, -1), 0);
+	T_CHECK_INT_EQ((intptr_t)res, -EBADF);
+	green_close(sv[1]);
+	c = fd_case(GREEN_FD_READ, -1);
+	T_CHECK_INT_EQ(green_select(&c, 1, 0), -EBADF);
+	c = fd_case(GREEN_FD_WRITE, sv[0]); /* closed above */
+	T_CHECK_INT_EQ(green_select(&c, 1, -1), -EBADF);
+	return NULL;
+}
+
+START_TEST(test_select_fd_close_and_bad_fd)
+{
+	run_in_task(select_fd_close_main, NULL);
+}
+END_TEST
+
+/*
+ * Races between a channel case and an fd case of the same select: each
+ * round a sender and a writer both try to win; exactly one case fires,
+ * the loser's waiter is taken off, and what the loser offered is still
+ * there afterwards (the byte stays readable, the value stays sendable).
+ */
+#define RACE_ROUNDS 2000
+
+struct race {
+	green_chan_t *ch;
+	int fd;
+};
+
+static void *
+race_sender(void *arg)
+{
+	struct race *r = arg;
+	int v = 1;
+
+	return (void *)(intptr_t)green_chan_send(r->ch, &v, -1);
+}
+
+static void *
+race_writer(void *arg)
+{
+	struct race *r = arg;
+
+	return (void *)(intptr_t)green_write(r->fd, "y", 1, -1);
+}
+
+static void *
+select_fd_race_main(void *arg)
+{
+	struct race r;
+	int sv[2], rounds = TEST_SLOW ? RACE_ROUNDS / 10 : RACE_ROUNDS;
+	long chan_won = 0, fd_won = 0;
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(green_chan_create(&r.ch, sizeof(int), 0), 0);
+	r.fd = sv[1];
+	for (int i = 0; i < rounds; i++) {
+		green_task_t *s, *w;
+		green_case_t cs[2];
+		void *res;
+		int v = 0, idx;
+		char c;
+
+		cs[0] = (green_case_t){ .kind = GREEN_RECV, .chan = r.ch,
+					.elem = &v };
+		cs[1] = fd_case(GREEN_FD_READ, sv[0]);
+		T_REQUIRE_INT_EQ(green_spawn(&s, NULL, race_sender, &r), 0);
+		T_REQUIRE_INT_EQ(green_spawn(&w, NULL, race_writer, &r), 0);
+		idx = green_select(cs, 2, -1);
+		T_REQUIRE(idx == 0 || idx == 1);
+		T_CHECK_INT_EQ(cs[idx].result, 0);
+		if (idx == 0) {
+			chan_won++;
+			T_CHECK_INT_EQ(v, 1);
+		} else {
+			fd_won++;
+			/* the sender still waits: take its value */
+			T_CHECK_INT_EQ(green_chan_recv(r.ch, &v, -1), 0);
+			T_CHECK_INT_EQ(v, 1);
+		}
+		T_CHECK_INT_EQ(green_join(s, &res, -1), 0);
+		T_CHECK_INT_EQ((intptr_t)res, 0);
+		T_CHECK_INT_EQ(green_join(w, &res, -1), 0);
+		T_CHECK_INT_EQ((intptr_t)res, 1);
+		T_CHECK_INT_EQ(green_read(sv[0], &c, 1, -1), 1);
+		T_CHECK_INT_EQ(c, 'y');
+	}
+	T_CHECK_INT_EQ(chan_won + fd_won, rounds);
+	T_CHECK_INT_EQ(green_chan_destroy(r.ch), 0);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	return NULL;
+}
+
+START_TEST(test_select_fd_and_channel_race_without_loss)
+{
+	run_in_task(select_fd_race_main, NULL);
+}
+END_TEST
+
+/* A plain thread's select waits for the fd too (the workers poll). */
+START_TEST(test_select_fd_from_a_plain_thread)
+{
+	green_task_t *w;
+	green_case_t c;
+	void *res;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	ck_assert_int_eq(green_spawn(&w, NULL, late_byte,
+				     (void *)(intptr_t)sv[1]),
+			 0);
+	c = fd_case(GREEN_FD_READ, sv[0]);
+	ck_assert_int_eq(green_select(&c, 1, -1), 0);
+	ck_assert_int_eq(c.result, 0);
+	ck_assert_int_eq(green_join(w, &res, -1), 0);
+	ck_assert_int_eq((intptr_t)res, 1);
+	green_close(sv[0]);
+	green_close(sv[1]);
+}
+END_TEST
+
 /* --- the blocking pool ------------------------------------------------------------------- */
 
 static atomic_long ticks;
@@ -948,6 +1243,12 @@ io_suite(void)
 	tcase_add_test(tc, test_accept_emfile_returns_error);
 	tcase_add_test(tc, test_reused_fd_number_gets_no_stale_readiness);
 	tcase_add_test(tc, test_plain_thread_read_blocks_the_thread);
+	tcase_add_test(tc, test_select_fd_read_and_write_cases);
+	tcase_add_test(tc, test_select_fd_sees_data_from_before_registration);
+	tcase_add_test(tc, test_select_fd_write_waits_for_room);
+	tcase_add_test(tc, test_select_fd_close_and_bad_fd);
+	tcase_add_test(tc, test_select_fd_and_channel_race_without_loss);
+	tcase_add_test(tc, test_select_fd_from_a_plain_thread);
 
 	tcase_add_test(tc, test_offload_many_jobs_all_run);
 	tcase_add_test(tc, test_regular_file_io_in_a_task);
