@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "green-internal.h"
+#include "syscall.h"
 
 #define ALTSTACK_SIZE ((size_t)64 << 10)
 /* How far below the guard page a fault still counts as an overflow: a
@@ -77,7 +78,7 @@ report_overflow(struct green_worker *w, struct green_task *t, void *addr)
 		     (unsigned long long)t->id, t->name, fn, t->stack->size,
 		     addr, w->id);
 	if (n > 0)
-		(void)!write(STDERR_FILENO, line,
+		(void)green__sys3(SYS_write, STDERR_FILENO, (long)line,
 			     (size_t)n < sizeof(line) ? (size_t)n
 						      : sizeof(line) - 1);
 }
@@ -112,7 +113,7 @@ report_crash(struct green_worker *w, struct green_task *t, int sig)
 		     sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
 		     (unsigned long long)t->id, t->name, fn, w->id);
 	if (n > 0)
-		(void)!write(STDERR_FILENO, line,
+		(void)green__sys3(SYS_write, STDERR_FILENO, (long)line,
 			     (size_t)n < sizeof(line) ? (size_t)n
 						      : sizeof(line) - 1);
 }

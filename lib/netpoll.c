@@ -67,9 +67,9 @@ green__netpoll_fini(struct green_rt *rt)
 		rt->fds = NULL;
 	}
 	if (rt->epfd >= 0)
-		close(rt->epfd);
+		green__sys3(SYS_close, rt->epfd, 0, 0);
 	if (rt->evfd >= 0)
-		close(rt->evfd);
+		green__sys3(SYS_close, rt->evfd, 0, 0);
 	rt->epfd = rt->evfd = -1;
 	pthread_mutex_destroy(&rt->fd_lock);
 }

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "netutil.h"
 #include "testutil.h"
 
 #define NWORKERS 2
@@ -32,28 +33,6 @@ teardown(void)
 /* --- helpers --------------------------------------------------------------- */
 
 static void *count_job(void *arg); /* a pool job (green_offload tests) */
-
-/* A listening TCP socket on 127.0.0.1 and an ephemeral port. */
-static int
-listener(int backlog, struct sockaddr_in *addr)
-{
-	socklen_t len = sizeof(*addr);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 ||
-	    listen(fd, backlog) != 0 ||
-	    getsockname(fd, (struct sockaddr *)addr, &len) != 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
 
 static int
 dial(const struct sockaddr_in *addr, int64_t deadline)

@@ -54,7 +54,7 @@ fi
 # Run from man/ so that ".so man3/x.3" stubs resolve.
 cd "$srcdir/man" || exit 99
 shopt -s nullglob
-pages=(man3/*.3 man7/*.7)
+pages=(man1/*.1 man3/*.3 man5/*.5 man7/*.7)
 if [ "${#pages[@]}" -eq 0 ]; then
 	echo "FAIL: no man pages under $srcdir/man"
 	exit 1

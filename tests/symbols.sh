@@ -77,4 +77,25 @@ libgreen.so*)
 	;;
 esac
 
+# libgreen-hook exports exactly the libc calls it interposes, unversioned
+# (lib/libgreen-hook.map; libgreen-hook(3) lists the same calls).
+hook="$builddir/lib/.libs/libgreen-hook.so"
+want="accept accept4 close connect fcntl fcntl64 nanosleep poll read readv recv recvfrom recvmsg send sendmsg sendto sleep usleep write writev"
+if [ ! -e "$hook" ]; then
+	echo "FAIL: $hook not found"
+	fail=1
+else
+	got=$(nm -D --defined-only "$hook" | awk '$2 ~ /^[A-Z]$/ && $2 != "A" { print $3 }' | sort | tr '\n' ' ' | sed 's/ $//')
+	if [ "$got" != "$want" ]; then
+		echo "FAIL: $hook exports '$got', expected '$want'"
+		fail=1
+	else
+		echo "ok: libgreen-hook exports the $(echo "$want" | wc -w) interposed calls, no more"
+	fi
+	for call in $want; do
+		grep -q "$call" "${top_srcdir:-.}/man/man3/libgreen-hook.3" ||
+			{ echo "FAIL: libgreen-hook(3) does not name $call"; fail=1; }
+	done
+fi
+
 exit "$fail"
