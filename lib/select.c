@@ -171,6 +171,7 @@ prepare_fds(struct select_state *s)
 		green_case_t *c = &s->cases[i];
 		struct green_fd *d;
 		s->pfds[i].fd = -1;
+		s->pfds[i].events = 0;
 		s->pfds[i].revents = 0;
 		if (!is_fd_case(c))
 			continue;
