@@ -52,7 +52,8 @@ typedef struct green_config {
 	unsigned workers;	  /* 0: GREEN_WORKERS, else online CPUs */
 	int stack_kind;		  /* GREEN_STACK_*; 0: build default */
 	size_t stack_size;	  /* 0: default stack size */
-	const char *trace_path;	  /* must be NULL until tracing lands */
+	const char *trace_path;	  /* trace from the start into this file
+				     (green_trace_start(3)); NULL: GREEN_TRACE */
 	unsigned offload_threads; /* green_offload pool; 0: default (16) */
 } green_config_t;
 
@@ -211,6 +212,10 @@ GREEN_EXPORT int green_offload(void *(*fn)(void *), void *arg, void **result,
 
 /* Errors. */
 GREEN_EXPORT const char *green_strerror(int err);
+
+/* --- Tracing (green_trace_start(3), green-trace(1)) --- */
+GREEN_EXPORT int green_trace_start(const char *path);
+GREEN_EXPORT int green_trace_stop(void);
 
 #ifdef __cplusplus
 }

@@ -267,6 +267,11 @@ struct green_worker {
 	size_t altstack_len;
 	void *ss_spare;		  /* libgcc segment chain lent to tasks */
 	_Atomic bool polling;	  /* blocked in epoll_wait: kick by eventfd */
+	/* Tracing (trace.c), owner only but tgen. */
+	struct green_tbuf *tbuf;  /* this worker's event buffer */
+	uint64_t tlost;		  /* events lost for want of a buffer */
+	uintptr_t tfuncs[64];	  /* entry functions known to be named */
+	_Atomic unsigned tgen;	  /* the trace generation acknowledged */
 	struct epoll_event events[GREEN_POLL_EVENTS]; /* green__netpoll's */
 } __attribute__((aligned(64)));
 
@@ -467,5 +472,53 @@ void green__describe_fn(void *fn, char *buf, size_t len);
 /* --- futex --------------------------------------------------------------- */
 int green__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
 void green__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* --- tracing (trace.c) --------------------------------------------------- */
+#include "trace-format.h"
+
+#if GREEN_TRACE_BUILD
+extern _Atomic int green__trace_on;
+extern _Atomic unsigned green__trace_gen;
+/* relaxed: a site that misses a start or stop by one event is harmless
+ * (trace.c); the branch is predicted not taken */
+#define GREEN_TRACING()                                                        \
+	__builtin_expect(atomic_load_explicit(&green__trace_on,                \
+					      memory_order_relaxed),           \
+			 0)
+#else
+#define GREEN_TRACING() 0
+#endif
+
+/* Record an event of type with nargs (0-3) unsigned arguments. */
+#define GREEN_TRACE(type, nargs, a0, a1, a2)                                   \
+	do {                                                                   \
+		if (GREEN_TRACING())                                           \
+			green__trace_event((type), (nargs), (uint64_t)(a0),    \
+					   (uint64_t)(a1), (uint64_t)(a2));    \
+	} while (0)
+
+void green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
+			uint64_t a2);
+void green__trace_create(const struct green_task *t, uint64_t parent);
+void green__trace_safepoint_slow(struct green_worker *w);
+int green__trace_init(struct green_rt *rt, const green_config_t *cfg);
+void green__trace_fini(struct green_rt *rt);
+
+/* A worker between two tasks: hand its buffer to a stopped trace. */
+static inline void
+green__trace_safepoint(struct green_worker *w)
+{
+#if GREEN_TRACE_BUILD
+	/* relaxed: the slow path rereads with seq_cst */
+	if (__builtin_expect(atomic_load_explicit(&w->tgen,
+						  memory_order_relaxed) !=
+				     atomic_load_explicit(&green__trace_gen,
+							  memory_order_relaxed),
+			     0))
+		green__trace_safepoint_slow(w);
+#else
+	(void)w;
+#endif
+}
 
 #endif /* GREEN_INTERNAL_H */

@@ -353,6 +353,10 @@ green__netpoll(struct green_worker *w, int64_t deadline)
 	int handled = 0;
 
 	/* deadline 0 is "do not wait": ms_until(0) is 0 too */
+	if (deadline != 0)
+		GREEN_TRACE(GT_NETPOLL_WAIT, 1,
+			    deadline < 0 ? 0xffffffffu : (uint64_t)ms_until(deadline),
+			    0, 0);
 	n = green__sys6(SYS_epoll_wait, rt->epfd, (long)w->events,
 			GREEN_POLL_EVENTS, ms_until(deadline), 0, 0);
 	for (long i = 0; i < n; i++) {
@@ -370,6 +374,8 @@ green__netpoll(struct green_worker *w, int64_t deadline)
 		fd_event(rt, ev->data.u64, ev->events);
 		handled++;
 	}
+	if (deadline != 0 || handled > 0)
+		GREEN_TRACE(GT_NETPOLL_WAKE, 1, handled, 0, 0);
 	return handled;
 }
 

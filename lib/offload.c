@@ -75,7 +75,11 @@ pool_thread(void *arg)
 			p->tail = NULL;
 		j->state = JOB_RUNNING;
 		green__spin_unlock(&p->lock);
+		if (j->task != NULL)
+			GREEN_TRACE(GT_OFFLOAD_BEGIN, 1, j->task->id, 0, 0);
 		j->result = j->fn(j->arg);
+		if (j->task != NULL)
+			GREEN_TRACE(GT_OFFLOAD_END, 1, j->task->id, 0, 0);
 		green__spin_lock(&p->lock);
 		j->state = JOB_DONE;
 		/* under the lock, which the task takes to look at its job:

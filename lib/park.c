@@ -59,6 +59,7 @@ green__park(struct green_task *t, enum green_wait reason, const void *obj,
 		if (unlock != NULL)
 			unlock(arg);
 	} else {
+		GREEN_TRACE(GT_PARK, 2, t->id, reason, 0);
 		green__schedule(green__worker(), t, green__after_park);
 	}
 	if (deadline >= 0)
@@ -148,6 +149,8 @@ green__after_park(struct green_worker *w, struct green_task *t)
 	 * finish still in progress (BUSY) queues t itself */
 	old = atomic_fetch_or(&t->wake, WAKE_PARKED);
 	if ((old & (WAKE_WOKEN | WAKE_BUSY)) == WAKE_WOKEN) {
+		/* woken while switching away: its waker did not queue it */
+		GREEN_TRACE(GT_READY, 3, t->id, 0, w->id);
 		green__runq_push(w, t);
 		green__wake_worker();
 	} else if (!(old & (WAKE_WOKEN | WAKE_NOCANCEL)) &&
@@ -172,6 +175,9 @@ green__ready(struct green_task *t)
 {
 	struct green_worker *w = green__worker();
 
+	GREEN_TRACE(GT_READY, 3, t->id,
+		    w != NULL && w->current != NULL ? w->current->id : 0,
+		    w != NULL ? w->id : GREEN_TRACE_SOURCE_OTHER);
 	if (w == NULL) {
 		green__globq_push(t, t, 1);
 		green__wake_worker();

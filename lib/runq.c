@@ -191,6 +191,7 @@ green__runq_steal(struct green_worker *thief, struct green_worker *victim,
 			    &vq->head, &head, head + n, memory_order_acq_rel,
 			    memory_order_acquire))
 			continue;
+		GREEN_TRACE(GT_STEAL, 2, victim->id, n, 0);
 		/* keep the last one to run now, publish the others */
 		t = slot_load(tq, ttail + n - 1);
 		if (n > 1)
@@ -201,8 +202,11 @@ green__runq_steal(struct green_worker *thief, struct green_worker *victim,
 	if (take_lifo &&
 	    atomic_load_explicit(&victim->q.lifo, memory_order_relaxed) != NULL) {
 		/* acquire: pairs with the release in push_lifo */
-		return atomic_exchange_explicit(&victim->q.lifo, NULL,
-						memory_order_acquire);
+		struct green_task *t = atomic_exchange_explicit(
+			&victim->q.lifo, NULL, memory_order_acquire);
+		if (t != NULL)
+			GREEN_TRACE(GT_STEAL, 2, victim->id, 1, 0);
+		return t;
 	}
 	return NULL;
 }

@@ -76,6 +76,7 @@ run_after(struct green_worker *w)
 		fn(w, w->after_task);
 	}
 	busy_poll(w);
+	green__trace_safepoint(w);
 }
 
 /* Attach a stack to a task that runs for the first time. */
@@ -96,6 +97,7 @@ green__sched_prepare(struct green_worker *w, struct green_task *next)
 {
 	struct green_stack *s;
 
+	GREEN_TRACE(GT_START, 1, next->id, 0, 0);
 	if (next->ctx.sp != NULL) {
 		green__ss_lend(w, &next->ctx);
 		return;
@@ -221,6 +223,7 @@ green_yield(void)
 			return;
 		}
 	}
+	GREEN_TRACE(GT_YIELD, 1, cur->id, 0, 0);
 	switch_away(w, &cur->ctx, cur, after_yield, next);
 	san_resumed(&cur->ctx);
 	run_after(green__worker());
@@ -445,6 +448,7 @@ idle_park(struct green_worker *w)
 			green__quiet_kick(rt);
 	}
 
+	GREEN_TRACE(GT_WORKER_PARK, 0, 0, 0, 0);
 	if (waiter)
 		poll_wait(w, deadline);
 	else
@@ -452,6 +456,7 @@ idle_park(struct green_worker *w)
 		       !atomic_load(&rt->stopping))
 			green__futex_wait(&w->wakeword, 0, -1);
 	atomic_store(&w->wakeword, 0);
+	GREEN_TRACE(GT_WORKER_UNPARK, 0, 0, 0, 0);
 
 	if (waiter) {
 		green__lock(&rt->timer_lock);
@@ -473,6 +478,7 @@ find_runnable(struct green_worker *w)
 	struct green_task *t;
 
 	for (;;) {
+		green__trace_safepoint(w);
 		if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
 			if (w->spinning) {
 				w->spinning = false;
@@ -615,8 +621,10 @@ check_config(const green_config_t *cfg)
 		return 0;
 	if ((err = green__stack_check(cfg->stack_kind, cfg->stack_size)))
 		return err;
+#if !GREEN_TRACE_BUILD
 	if (cfg->trace_path != NULL)
 		return -ENOTSUP;
+#endif
 	if (cfg->offload_threads > GREEN_MAX_OFFLOAD)
 		return -EINVAL;
 	return 0;
@@ -734,6 +742,14 @@ green_init(const green_config_t *cfg)
 			return -EAGAIN;
 		}
 	}
+	if ((err = green__trace_init(rt, cfg)) != 0) {
+		stop_workers(rt, n);
+		green__diag_uninstall();
+		green__rt = NULL;
+		rt_free(rt);
+		green__unlock(&life_lock);
+		return err;
+	}
 	green__unlock(&life_lock);
 	return 0;
 nomem:
@@ -831,6 +847,7 @@ green_shutdown(void)
 		return -EPERM;
 	}
 	st = wait_quiet(rt);
+	green__trace_fini(rt);
 	stop_workers(rt, rt->nworkers);
 	green__diag_uninstall();
 	if (st == -EDEADLK)

@@ -286,6 +286,14 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 	task_init(rt, w, t, attr, fn, arg, tp == NULL);
 	if (tp != NULL)
 		*tp = t;
+	if (GREEN_TRACING()) {
+		uint64_t parent = w != NULL && w->current != NULL
+					  ? w->current->id
+					  : 0;
+		green__trace_create(t, parent);
+		GREEN_TRACE(GT_READY, 3, t->id, parent,
+			    w != NULL ? w->id : GREEN_TRACE_SOURCE_OTHER);
+	}
 	if (w != NULL) {
 		/* relaxed: only this worker writes it; read at quiescence */
 		atomic_store_explicit(&w->nspawned, w->nspawned + 1,
@@ -327,6 +335,7 @@ green__task_exit(struct green_task *t)
 	 * view of this context until after_exit releases it */
 	w->dead_ctx = t->ctx;
 	t->ctx.sp = NULL;
+	GREEN_TRACE(GT_EXIT, 1, t->id, 0, 0);
 	green__spin_lock(&t->lock);
 	t->done = true;
 	detached = t->detached;

@@ -990,12 +990,15 @@ START_TEST(test_green_init_unbuilt_features_return_enotsup)
 {
 	green_config_t cfg = { .stack_kind = GREEN_STACK_SEGMENTED };
 
+	(void)cfg; /* a build with every feature has nothing to test */
 #ifndef GREEN_SPLIT_STACK
 	ck_assert_int_eq(green_init(&cfg), -ENOTSUP);
 #endif
+#if !GREEN_TRACE_BUILD
 	cfg.stack_kind = 0;
 	cfg.trace_path = "/dev/null";
 	ck_assert_int_eq(green_init(&cfg), -ENOTSUP);
+#endif
 	ck_assert_int_eq(green_shutdown(), -EPERM);
 }
 END_TEST
