@@ -574,6 +574,8 @@ trace_start(struct green_rt *rt, const char *path)
 	struct green_tracer *tr;
 	int r;
 
+	if (!GREEN_TRACE_BUILD)
+		return -ENOTSUP; /* configure --disable-trace */
 	if (path == NULL || *path == '\0')
 		return -EINVAL;
 	if ((tr = calloc(1, sizeof(*tr))) == NULL)
@@ -673,14 +675,9 @@ green__trace_init(struct green_rt *rt, const green_config_t *cfg)
 
 	if (path == NULL && (env == NULL || *env == '\0'))
 		return 0;
-#if GREEN_TRACE_BUILD
 	pthread_mutex_lock(&trace_ctl);
 	r = trace_start(rt, path != NULL ? path : env);
 	pthread_mutex_unlock(&trace_ctl);
-#else
-	(void)rt;
-	r = -ENOTSUP;
-#endif
 	if (r != 0 && path == NULL) {
 		fprintf(stderr, "libgreen: GREEN_TRACE=%s: %s; not tracing\n",
 			env, green_strerror(r));
@@ -717,11 +714,7 @@ green_trace_start(const char *path)
 	else if (atomic_load(&tracer) != NULL)
 		r = -EBUSY;
 	else
-#if GREEN_TRACE_BUILD
 		r = trace_start(rt, path);
-#else
-		r = -ENOTSUP;
-#endif
 	pthread_mutex_unlock(&trace_ctl);
 	return r;
 }
