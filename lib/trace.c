@@ -455,7 +455,7 @@ static __attribute__((noinline, cold)) void
 func_name(struct green_tracer *tr, uintptr_t fn)
 {
 	Dl_info info;
-	char name[GREEN_TRACE_STRING_MAX / 4];
+	char name[TBUF_SLACK - 32]; /* the event fits the slack */
 	bool first;
 
 	green__lock(&tr->lock);
