@@ -270,6 +270,7 @@ struct green_worker {
 	/* Tracing (trace.c), owner only but tgen. */
 	struct green_tbuf *tbuf;  /* this worker's event buffer */
 	uint64_t tlost;		  /* events lost for want of a buffer */
+	uint64_t tswitch;	  /* time of the stop a start may reuse, or 0 */
 	uintptr_t tfuncs[64];	  /* entry functions known to be named */
 	_Atomic unsigned tgen;	  /* the trace generation acknowledged */
 	struct epoll_event events[GREEN_POLL_EVENTS]; /* green__netpoll's */
@@ -500,6 +501,7 @@ extern _Atomic unsigned green__trace_gen;
 void green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
 			uint64_t a2);
 void green__trace_create(const struct green_task *t, uint64_t parent);
+void green__trace_start(uint64_t id);
 void green__trace_safepoint_slow(struct green_worker *w);
 int green__trace_init(struct green_rt *rt, const green_config_t *cfg);
 void green__trace_fini(struct green_rt *rt);

@@ -97,7 +97,6 @@ green__sched_prepare(struct green_worker *w, struct green_task *next)
 {
 	struct green_stack *s;
 
-	GREEN_TRACE(GT_START, 1, next->id, 0, 0);
 	if (next->ctx.sp != NULL) {
 		green__ss_lend(w, &next->ctx);
 		return;
@@ -169,6 +168,9 @@ switch_away(struct green_worker *w, struct green_ctx *save,
 	w->after = after;
 	w->after_task = task;
 	if (next != NULL) {
+		/* every caller recorded task's stop just before */
+		if (GREEN_TRACING())
+			green__trace_start(next->id);
 		green__sched_prepare(w, next);
 		to = &next->ctx;
 	}
@@ -555,6 +557,7 @@ worker_loop(void *arg)
 	green__ss_worker_init(w);
 	sched_stack(w);
 	while ((t = find_runnable(w)) != NULL) {
+		GREEN_TRACE(GT_START, 1, t->id, 0, 0);
 		green__sched_prepare(w, t);
 		w->current = t;
 		switch_to(&w->sched_ctx, &t->ctx, false);
