@@ -73,7 +73,8 @@ next_symbol(const char *name)
 	return p;
 }
 
-/* Resolve every libc call before main, on the main thread's stack. */
+/* Resolve every libc call before main, on the main thread's stack; or
+ * at the first call, if another library's constructor calls one first. */
 __attribute__((constructor)) static void
 hook_init(void)
 {
@@ -97,6 +98,9 @@ hook_init(void)
 	libc.nanosleep = next_symbol("nanosleep");
 	libc.fcntl = next_symbol("fcntl");
 }
+
+/* libc's function name (resolved on first use if need be). */
+#define LIBC(name) (libc.name != NULL ? libc.name : (hook_init(), libc.name))
 
 /* --- the owner's view of each fd ------------------------------------------------ */
 
@@ -236,7 +240,7 @@ thread_retry(int fd, short events, int flags, long r)
 	if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
 	    (flags & MSG_DONTWAIT) || view_get(fd) != VIEW_BLOCKING)
 		return false;
-	while (libc.poll(&p, 1, -1) < 0 && errno == EINTR)
+	while (LIBC(poll)(&p, 1, -1) < 0 && errno == EINTR)
 		;
 	return true;
 }
@@ -271,7 +275,7 @@ HOOK_EXPORT ssize_t
 read(int fd, void *buf, size_t n)
 {
 	IO_CALL(fd, POLLIN, 0, green_read(fd, buf, n, deadline),
-		libc.read(fd, buf, n));
+		LIBC(read)(fd, buf, n));
 }
 
 /* green_write writes everything or fails; so does a blocking write(2)
@@ -280,21 +284,21 @@ HOOK_EXPORT ssize_t
 write(int fd, const void *buf, size_t n)
 {
 	IO_CALL(fd, POLLOUT, 0, green_write(fd, buf, n, deadline),
-		libc.write(fd, buf, n));
+		LIBC(write)(fd, buf, n));
 }
 
 HOOK_EXPORT ssize_t
 readv(int fd, const struct iovec *iov, int iovcnt)
 {
 	IO_CALL(fd, POLLIN, 0, green_readv(fd, iov, iovcnt, deadline),
-		libc.readv(fd, iov, iovcnt));
+		LIBC(readv)(fd, iov, iovcnt));
 }
 
 HOOK_EXPORT ssize_t
 writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	IO_CALL(fd, POLLOUT, 0, green_writev(fd, iov, iovcnt, deadline),
-		libc.writev(fd, iov, iovcnt));
+		LIBC(writev)(fd, iov, iovcnt));
 }
 
 HOOK_EXPORT ssize_t
@@ -302,7 +306,7 @@ recv(int fd, void *buf, size_t n, int flags)
 {
 	IO_CALL(fd, POLLIN, flags,
 		green_recv(fd, buf, n, NO_WAIT(flags), deadline),
-		libc.recv(fd, buf, n, flags));
+		LIBC(recv)(fd, buf, n, flags));
 }
 
 HOOK_EXPORT ssize_t
@@ -311,7 +315,7 @@ recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
 {
 	IO_CALL(fd, POLLIN, flags,
 		green_recvfrom(fd, buf, n, NO_WAIT(flags), sa, len, deadline),
-		libc.recvfrom(fd, buf, n, flags, sa, len));
+		LIBC(recvfrom)(fd, buf, n, flags, sa, len));
 }
 
 HOOK_EXPORT ssize_t
@@ -319,7 +323,7 @@ recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	IO_CALL(fd, POLLIN, flags,
 		green_recvmsg(fd, msg, NO_WAIT(flags), deadline),
-		libc.recvmsg(fd, msg, flags));
+		LIBC(recvmsg)(fd, msg, flags));
 }
 
 HOOK_EXPORT ssize_t
@@ -327,7 +331,7 @@ send(int fd, const void *buf, size_t n, int flags)
 {
 	IO_CALL(fd, POLLOUT, flags,
 		green_send(fd, buf, n, NO_WAIT(flags), deadline),
-		libc.send(fd, buf, n, flags));
+		LIBC(send)(fd, buf, n, flags));
 }
 
 HOOK_EXPORT ssize_t
@@ -336,7 +340,7 @@ sendto(int fd, const void *buf, size_t n, int flags,
 {
 	IO_CALL(fd, POLLOUT, flags,
 		green_sendto(fd, buf, n, NO_WAIT(flags), sa, len, deadline),
-		libc.sendto(fd, buf, n, flags, sa, len));
+		LIBC(sendto)(fd, buf, n, flags, sa, len));
 }
 
 HOOK_EXPORT ssize_t
@@ -344,7 +348,7 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	IO_CALL(fd, POLLOUT, flags,
 		green_sendmsg(fd, msg, NO_WAIT(flags), deadline),
-		libc.sendmsg(fd, msg, flags));
+		LIBC(sendmsg)(fd, msg, flags));
 }
 
 /* --- connections ----------------------------------------------------------------- */
@@ -375,7 +379,7 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 	if (in_task())
 		return task_accept(fd, sa, len, 0);
 	do
-		r = libc.accept(fd, sa, len);
+		r = LIBC(accept)(fd, sa, len);
 	while (thread_retry(fd, POLLIN, 0, r));
 	return (int)r;
 }
@@ -388,7 +392,7 @@ accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 	if (in_task())
 		return task_accept(fd, sa, len, flags);
 	do
-		r = libc.accept4(fd, sa, len, flags);
+		r = LIBC(accept4)(fd, sa, len, flags);
 	while (thread_retry(fd, POLLIN, 0, r));
 	return (int)r;
 }
@@ -414,12 +418,12 @@ static int
 thread_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	int r = libc.connect(fd, sa, len), err = 0;
+	int r = LIBC(connect)(fd, sa, len), err = 0;
 	socklen_t errlen = sizeof(err);
 
 	if (r == 0 || errno != EINPROGRESS || view_get(fd) != VIEW_BLOCKING)
 		return r;
-	while (libc.poll(&p, 1, -1) < 0 && errno == EINTR)
+	while (LIBC(poll)(&p, 1, -1) < 0 && errno == EINTR)
 		;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0)
 		return -1;
@@ -508,7 +512,7 @@ poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	if (in_task())
 		return task_poll(fds, n, timeout);
-	return libc.poll(fds, n, timeout);
+	return LIBC(poll)(fds, n, timeout);
 }
 
 /* --- sleeping --------------------------------------------------------------------- */
@@ -531,7 +535,7 @@ nanosleep(const struct timespec *req, struct timespec *rem)
 	int64_t left;
 
 	if (!in_task())
-		return libc.nanosleep(req, rem);
+		return LIBC(nanosleep)(req, rem);
 	if (req == NULL || req->tv_nsec < 0 || req->tv_nsec >= 1000000000L ||
 	    req->tv_sec < 0)
 		return (int)as_libc(req == NULL ? -EFAULT : -EINVAL);
@@ -552,7 +556,7 @@ HOOK_EXPORT int
 usleep(useconds_t us)
 {
 	if (!in_task())
-		return libc.usleep(us);
+		return LIBC(usleep)(us);
 	return task_sleep(GREEN_USEC(us)) == 0 ? 0 : (int)as_libc(-EINTR);
 }
 
@@ -562,7 +566,7 @@ sleep(unsigned s)
 	int64_t left;
 
 	if (!in_task())
-		return libc.sleep(s);
+		return LIBC(sleep)(s);
 	left = task_sleep(GREEN_SEC(s));
 	return (unsigned)((left + GREEN_SEC(1) - 1) / GREEN_SEC(1));
 }
