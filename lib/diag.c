@@ -9,7 +9,6 @@
  * and its worker, then passed on to the handler that was installed before
  * ours, or to the default action.
  */
-#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +42,7 @@ old_for(int sig)
 void
 green__describe_fn(void *fn, char *buf, size_t len)
 {
-	Dl_info info;
-
-	if (dladdr(fn, &info) != 0 && info.dli_sname != NULL &&
-	    info.dli_saddr == fn)
-		snprintf(buf, len, "%s", info.dli_sname);
-	else
-		snprintf(buf, len, "%p", fn);
+	green__fn_name((uintptr_t)fn, buf, len);
 }
 
 static bool

@@ -23,7 +23,6 @@
  * another CPU may read a TSC a few cycles behind): each is at least the
  * previous one.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -487,7 +486,6 @@ func_first_seen(struct green_tracer *tr, uintptr_t fn)
 static __attribute__((noinline, cold)) void
 func_name(struct green_tracer *tr, uintptr_t fn)
 {
-	Dl_info info;
 	char name[TBUF_SLACK - 32]; /* the event fits the slack */
 	bool first;
 
@@ -496,20 +494,7 @@ func_name(struct green_tracer *tr, uintptr_t fn)
 	green__unlock(&tr->lock);
 	if (!first)
 		return;
-	/* a symbol of the dynamic table; else the module and offset, for
-	 * addr2line (static functions, programs linked without -rdynamic) */
-	if (dladdr((void *)fn, &info) == 0)
-		snprintf(name, sizeof(name), "0x%lx", (unsigned long)fn);
-	else if (info.dli_sname != NULL && info.dli_saddr == (void *)fn)
-		snprintf(name, sizeof(name), "%s", info.dli_sname);
-	else if (info.dli_fname != NULL)
-		snprintf(name, sizeof(name), "%s+0x%lx",
-			 strrchr(info.dli_fname, '/') != NULL
-				 ? strrchr(info.dli_fname, '/') + 1
-				 : info.dli_fname,
-			 (unsigned long)(fn - (uintptr_t)info.dli_fbase));
-	else
-		snprintf(name, sizeof(name), "0x%lx", (unsigned long)fn);
+	green__fn_name(fn, name, sizeof(name));
 	struct green_tracer *t2;
 	struct green_worker *w;
 	struct green_tbuf *b = event_buf(&t2, &w);

@@ -4,7 +4,8 @@
  * created readies once and exits once, every slice that starts ends);
  * green_trace_start/stop's errors; the Chrome export has one lane per
  * worker; starting and stopping while tasks run loses or tears nothing
- * (every file parses).  Traces are read back with green-trace's reader.
+ * (every file parses); entry functions are named, static ones too.
+ * Traces are read back with green-trace's reader.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -98,6 +99,13 @@ trace_child(void *arg)
 	return arg;
 }
 
+/* Static: named from the executable's full symbol table (elfsym.c). */
+static void *
+static_entry(void *arg)
+{
+	return arg;
+}
+
 void *
 trace_ponger(void *arg)
 {
@@ -128,6 +136,8 @@ trace_root(void *arg)
 		T_CHECK_INT_EQ(green_chan_recv(pong, &v, -1), 0);
 		T_CHECK_INT_EQ(v, i);
 	}
+	T_CHECK_INT_EQ(green_join(p, NULL, -1), 0);
+	T_REQUIRE_INT_EQ(green_spawn(&p, NULL, static_entry, NULL), 0);
 	T_CHECK_INT_EQ(green_join(p, NULL, -1), 0);
 	/* long enough that the timer cannot fire before the task has
 	 * switched away (then the sleep would not park), even under
@@ -164,7 +174,7 @@ static void
 check_known(unsigned n)
 {
 	struct counts c;
-	uint64_t tasks = 1 + NCHILD + 1;
+	uint64_t tasks = 1 + NCHILD + 1 + 1;
 
 	run_known(n, &c);
 	ck_assert_uint_eq(c.workers, n);
@@ -176,10 +186,11 @@ check_known(unsigned n)
 	/* exactly the sleeps the program made */
 	ck_assert_uint_eq(c.why[GT_WHY_SLEEP], NSLEEP);
 	/* each entry function named once */
-	ck_assert_uint_eq(c.type[GT_FUNC], 3);
+	ck_assert_uint_eq(c.type[GT_FUNC], 4);
 	ck_assert(has_func(&c, "trace_root"));
 	ck_assert(has_func(&c, "trace_child"));
 	ck_assert(has_func(&c, "trace_ponger"));
+	ck_assert(has_func(&c, "static_entry"));
 	/* every park that switched away is readied once; so is every new
 	 * task: READY = CREATE + PARK */
 	ck_assert_uint_eq(c.type[GT_READY], c.type[GT_CREATE] + c.type[GT_PARK]);
