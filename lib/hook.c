@@ -463,8 +463,10 @@ poll_now(struct pollfd *fds, nfds_t n)
 /*
  * In a task: poll once without blocking; if nothing is ready, wait in
  * green_select on one case per fd and direction (channel-free), then poll
- * again.  An entry asking for neither input nor output waits for nothing
- * (its errors still show in the next poll).
+ * again.  An entry asking for neither POLLIN nor POLLOUT (POLLPRI alone,
+ * say) waits for nothing: a read case would fire on ordinary data that
+ * this poll does not report, and spin.  Its events still show in the
+ * polls before and after each wait.
  */
 static int
 task_poll(struct pollfd *fds, nfds_t n, int timeout)
@@ -478,7 +480,7 @@ task_poll(struct pollfd *fds, nfds_t n, int timeout)
 		return (int)as_libc(r);
 	for (nfds_t i = 0; i < n; i++)
 		if (fds[i].fd >= 0)
-			ncases += !!(fds[i].events & (POLLIN | POLLPRI)) +
+			ncases += !!(fds[i].events & POLLIN) +
 				  !!(fds[i].events & POLLOUT);
 	if (ncases > sizeof(small) / sizeof(small[0]) &&
 	    (cases = malloc(ncases * sizeof(*cases))) == NULL)
@@ -487,7 +489,7 @@ task_poll(struct pollfd *fds, nfds_t n, int timeout)
 	for (nfds_t i = 0; i < n; i++) {
 		if (fds[i].fd < 0)
 			continue;
-		if (fds[i].events & (POLLIN | POLLPRI))
+		if (fds[i].events & POLLIN)
 			cases[ncases++] = (green_case_t){
 				.kind = GREEN_FD_READ, .fd = fds[i].fd };
 		if (fds[i].events & POLLOUT)

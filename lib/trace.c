@@ -552,6 +552,7 @@ green__trace_safepoint_slow(struct green_worker *w)
 	}
 	w->tbuf = NULL;
 	w->tswitch = 0;
+	w->tlost = 0; /* counted in the trace that lost them, or never */
 	for (size_t i = 0; i < sizeof(w->tfuncs) / sizeof(w->tfuncs[0]); i++)
 		w->tfuncs[i] = 0;
 	/* seq_cst: the stopper reads the acks after bumping the gen */

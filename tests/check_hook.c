@@ -305,6 +305,10 @@ poller(void *arg)
 	T_CHECK_INT_EQ(green_join(w, NULL, -1), 0);
 	/* ready at once, no timeout: poll(0) */
 	T_CHECK_INT_EQ(poll(p, 1, 0), 1);
+	/* POLLPRI alone, with ordinary data pending: nothing to report,
+	 * and the wait ends at its timeout */
+	struct pollfd pri = { sv[0], POLLPRI, 0 };
+	T_CHECK_INT_EQ(poll(&pri, 1, 20), 0);
 	/* output */
 	p[0].events = POLLOUT;
 	T_CHECK_INT_EQ(poll(p, 1, -1), 1);
