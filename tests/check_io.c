@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
@@ -473,38 +474,42 @@ blocked_reader(void *arg)
 					    sizeof(buf), -1);
 }
 
+/*
+ * Spawn waiter(fd) on one end of a fresh socketpair, let it block, then
+ * green_close the fd (or, with cancel, cancel the waiter); returns what
+ * the waiter returned, or INTPTR_MIN when the setup failed.
+ */
+static intptr_t
+interrupt_waiter(void *(*waiter)(void *), bool cancel)
+{
+	green_task_t *t;
+	void *res = (void *)INTPTR_MIN;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return INTPTR_MIN;
+	if (green_spawn(&t, NULL, waiter, (void *)(intptr_t)sv[0]) == 0) {
+		green_sleep(green_now() + SHORT);
+		if (cancel)
+			green_cancel(t);
+		else
+			green_close(sv[0]);
+		if (green_join(t, &res, -1) != 0)
+			res = (void *)INTPTR_MIN;
+	}
+	if (cancel)
+		green_close(sv[0]);
+	green_close(sv[1]);
+	return (intptr_t)res;
+}
+
 static void *
 close_while_waiting_main(void *arg)
 {
-	green_task_t *r, *c;
-	void *res = NULL;
-	int sv[2];
-
 	(void)arg;
-	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	T_REQUIRE_INT_EQ(green_spawn(&r, NULL, blocked_reader,
-				     (void *)(intptr_t)sv[0]),
-			 0);
-	green_sleep(green_now() + SHORT);
-	T_CHECK_INT_EQ(green_close(sv[0]), 0);
-	T_CHECK_INT_EQ(green_join(r, &res, -1), 0);
-	T_CHECK_INT_EQ((intptr_t)res, -EBADF);
-
-	green_close(sv[1]);
-
+	T_CHECK_INT_EQ(interrupt_waiter(blocked_reader, false), -EBADF);
 	/* and a blocked read is cancelled */
-	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	T_REQUIRE_INT_EQ(green_spawn(&c, NULL, blocked_reader,
-				     (void *)(intptr_t)sv[0]),
-			 0);
-	green_sleep(green_now() + SHORT);
-	T_CHECK_INT_EQ(green_cancel(c), 0);
-	T_CHECK_INT_EQ(green_join(c, &res, -1), 0);
-	T_CHECK_INT_EQ((intptr_t)res, -ECANCELED);
-	green_close(sv[0]);
-	green_close(sv[1]);
+	T_CHECK_INT_EQ(interrupt_waiter(blocked_reader, true), -ECANCELED);
 	return NULL;
 }
 
@@ -874,25 +879,19 @@ select_on_fd(void *arg)
 static void *
 select_fd_close_main(void *arg)
 {
-	green_task_t *t;
 	green_case_t c;
-	void *res;
 	int sv[2];
 
 	(void)arg;
-	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	T_REQUIRE_INT_EQ(green_spawn(&t, NULL, select_on_fd,
-				     (void *)(intptr_t)sv[0]),
-			 0);
-	green_sleep(green_now() + SHORT);
-	T_CHECK_INT_EQ(green_close(sv[0]), 0);
-	T_CHECK_INT_EQ(green_join(t, &res, -1), 0);
-	T_CHECK_INT_EQ((intptr_t)res, -EBADF);
-	green_close(sv[1]);
+	T_CHECK_INT_EQ(interrupt_waiter(select_on_fd, false), -EBADF);
 	c = fd_case(GREEN_FD_READ, -1);
 	T_CHECK_INT_EQ(green_select(&c, 1, 0), -EBADF);
-	c = fd_case(GREEN_FD_WRITE, sv[0]); /* closed above */
+	/* an fd number that is closed */
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	green_close(sv[0]);
+	green_close(sv[1]);
+	c = fd_case(GREEN_FD_WRITE, sv[0]);
 	T_CHECK_INT_EQ(green_select(&c, 1, -1), -EBADF);
 	return NULL;
 }
@@ -1157,6 +1156,55 @@ many_jobs_main(void *arg)
 	return NULL;
 }
 
+/* Name resolution, which has no non-blocking form, through the pool:
+ * "localhost" resolves from /etc/hosts, no network needed. */
+struct lookup {
+	const char *host;
+	struct addrinfo *res;
+	int err;
+};
+
+static void *
+lookup_job(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+
+	l->err = getaddrinfo(l->host, "80", &hints, &l->res);
+	return NULL;
+}
+
+static void *
+resolve_main(void *arg)
+{
+	struct lookup l = { "localhost", NULL, -1 };
+	bool loopback = false;
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(green_offload(lookup_job, &l, NULL, -1), 0);
+	T_REQUIRE_INT_EQ(l.err, 0);
+	for (struct addrinfo *a = l.res; a != NULL; a = a->ai_next) {
+		if (a->ai_family == AF_INET)
+			loopback |= ((struct sockaddr_in *)a->ai_addr)
+					    ->sin_addr.s_addr ==
+				    htonl(INADDR_LOOPBACK);
+		if (a->ai_family == AF_INET6)
+			loopback |= memcmp(&((struct sockaddr_in6 *)a->ai_addr)
+						    ->sin6_addr,
+					   &in6addr_loopback,
+					   sizeof(in6addr_loopback)) == 0;
+	}
+	freeaddrinfo(l.res);
+	T_CHECK(loopback);
+	return NULL;
+}
+
+START_TEST(test_offload_resolves_names)
+{
+	run_in_task(resolve_main, NULL);
+}
+END_TEST
+
 START_TEST(test_offload_many_jobs_all_run)
 {
 	run_in_task(many_jobs_main, NULL);
@@ -1230,6 +1278,7 @@ io_suite(void)
 	tcase_add_test(tc, test_select_fd_from_a_plain_thread);
 
 	tcase_add_test(tc, test_offload_many_jobs_all_run);
+	tcase_add_test(tc, test_offload_resolves_names);
 	tcase_add_test(tc, test_regular_file_io_in_a_task);
 	tcase_add_test(tc, test_offload_from_a_plain_thread_runs_inline);
 
