@@ -57,11 +57,16 @@ green__worker(void)
 static void
 busy_poll(struct green_worker *w)
 {
+	if (++w->poll_tick % GLOBAL_QUEUE_PERIOD != 0)
+		return;
 	/* relaxed: a hint; a waiter missed now is polled next time */
-	if (++w->poll_tick % GLOBAL_QUEUE_PERIOD == 0 &&
-	    atomic_load_explicit(&green__rt->io_waiters, memory_order_relaxed) >
-		    0)
+	if (atomic_load_explicit(&green__rt->io_waiters, memory_order_relaxed) >
+	    0)
 		green__netpoll(w, 0);
+	/* a stopped trace takes this busy worker's buffer within 61
+	 * switches (an idle worker's loop checks at once): not on every
+	 * switch */
+	green__trace_safepoint(w);
 }
 
 static void
@@ -76,7 +81,6 @@ run_after(struct green_worker *w)
 		fn(w, w->after_task);
 	}
 	busy_poll(w);
-	green__trace_safepoint(w);
 }
 
 /* Attach a stack to a task that runs for the first time. */
