@@ -197,6 +197,14 @@ struct green_fd {
 	bool nopoll;		  /* epoll refused it (regular file) */
 	bool was_blocking;	  /* O_NONBLOCK was clear before */
 	bool rd_ready, wr_ready;  /* an edge came while nobody waited */
+	/* whether a short read proves the input drained: 0 not known yet,
+	 * 1 yes (TCP), -1 no (not TCP, or its input ended, failed or
+	 * brought urgent data) */
+	int8_t short_read_drains;
+	uint64_t rd_edges;	  /* input events handled so far */
+	/* 1 + the rd_edges a reader saw before a short read found the
+	 * input drained (0: none); see green__fd_drained */
+	_Atomic uint64_t rd_drained;
 	/* waiters (waiter.c) for input and output: green__fd_wait's and
 	 * green_select's fd cases */
 	struct green__waiter *rd_head, *rd_tail, *wr_head, *wr_tail;
@@ -215,11 +223,15 @@ struct green_fd_use {
 	int fd;
 	uint32_t gen;
 	bool nopoll;
+	int8_t short_read_drains; /* as d's, when registered */
+	bool drained;		  /* input drained: wait before reading */
+	uint64_t rd_edges;	  /* d->rd_edges before the next read */
 };
 
 int green__fd_register(struct green_fd *d, int fd, struct green_fd_use *use);
-int green__fd_wait(const struct green_fd_use *use, int events,
-		   int64_t deadline);
+int green__fd_wait(struct green_fd_use *use, int events, int64_t deadline);
+void green__fd_drained(struct green_fd_use *use);
+bool green__fd_is_drained(const struct green_fd_use *use);
 void green__io_wait_begin(struct green_rt *rt);
 void green__io_wait_end(struct green_rt *rt);
 bool green__fd_take_ready(struct green_fd *d, int events);

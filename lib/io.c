@@ -76,21 +76,84 @@ io_offloaded(const struct green_fd_use *use, const struct io_op *op,
 	return r != 0 ? r : (long)res;
 }
 
-/* Try op until it does not need to wait, waiting for events between. */
+/* The bytes an iovec array asks for, or 0 when it cannot tell (a sum
+ * past SSIZE_MAX: the call itself rejects that). */
+static size_t
+iov_want(const struct iovec *iov, size_t cnt)
+{
+	size_t sum = 0;
+
+	for (size_t i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - sum)
+			return 0;
+		sum += iov[i].iov_len;
+	}
+	return sum;
+}
+
+/* Whether op consumes input, so that a short count may prove the input
+ * drained (not a peek, which leaves it there). */
+static bool
+op_reads(const struct io_op *op)
+{
+	switch (op->nr) {
+	case SYS_read:
+	case SYS_readv:
+		return true;
+	case SYS_recvfrom:
+		return !(op->c & MSG_PEEK);
+	case SYS_recvmsg:
+		return !(op->b & MSG_PEEK);
+	default:
+		return false;
+	}
+}
+
+/* The bytes a read op asked for; only after it succeeded, when the kernel
+ * has checked the iovecs. */
+static size_t
+op_want(const struct io_op *op)
+{
+	const struct msghdr *msg;
+
+	switch (op->nr) {
+	case SYS_readv:
+		return iov_want((const struct iovec *)op->a, (size_t)op->b);
+	case SYS_recvmsg:
+		msg = (const struct msghdr *)op->a;
+		return iov_want(msg->msg_iov, msg->msg_iovlen);
+	default: /* read, recvfrom */
+		return (size_t)op->b;
+	}
+}
+
+/*
+ * Try op until it does not need to wait, waiting for events between.
+ * After a read that returned less than it asked for, the next read of the
+ * fd waits for input first instead of trying (green__fd_drained).  A call
+ * that must not wait (deadline 0), or a plain thread's, always tries.
+ */
 static long
 io_run(int fd, const struct io_op *op, int events, int64_t deadline)
 {
 	struct green_fd_use use;
+	bool reads = op_reads(op);
 	long r;
 
 	if ((r = io_begin(fd, &use)) != 0)
 		return r;
 	if (use.nopoll && green__self() != NULL)
 		return io_offloaded(&use, op, deadline);
+	use.drained = reads && deadline != 0 && green__self() != NULL &&
+		      green__fd_is_drained(&use);
 	for (;;) {
-		r = io_try(&use, op);
-		if (r != -EAGAIN || use.nopoll)
-			return r;
+		if (!use.drained) {
+			r = io_try(&use, op);
+			if (reads && r > 0 && (size_t)r < op_want(op))
+				green__fd_drained(&use);
+			if (r != -EAGAIN || use.nopoll)
+				return r;
+		}
 		if ((r = green__fd_wait(&use, events, deadline)) != 0)
 			return r;
 	}

@@ -20,10 +20,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "green-internal.h"
@@ -130,7 +132,8 @@ green__fd_register(struct green_fd *d, int fd, struct green_fd_use *use)
 			goto out;
 	}
 	d->was_blocking = !(fl & O_NONBLOCK);
-	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	/* EPOLLPRI: urgent data, after which a short read proves nothing */
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
 	ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)d->gen << 32;
 	r = (int)green__sys6(SYS_epoll_ctl, rt->epfd, EPOLL_CTL_ADD, fd,
 			     (long)&ev, 0, 0);
@@ -144,14 +147,78 @@ green__fd_register(struct green_fd *d, int fd, struct green_fd_use *use)
 	if (r == 0) {
 		d->registered = true;
 		d->rd_ready = d->wr_ready = false;
+		d->short_read_drains = 0;
+		/* relaxed: a hint is checked against rd_edges, never trusted
+		 * alone (green__fd_drained) */
+		atomic_store_explicit(&d->rd_drained, 0, memory_order_relaxed);
 	}
 out:
 	use->d = d;
 	use->fd = fd;
 	use->gen = d->gen;
 	use->nopoll = d->nopoll;
+	use->short_read_drains = d->short_read_drains;
+	use->rd_edges = d->rd_edges;
+	use->drained = false;
 	green__spin_unlock(&d->lock);
 	return r;
+}
+
+/* Whether a short read since use's registration call saw the input
+ * drained, with no input event since (green__fd_drained). */
+bool
+green__fd_is_drained(const struct green_fd_use *use)
+{
+	/* relaxed: green__fd_wait rechecks rd_edges under the lock */
+	return use->short_read_drains > 0 &&
+	       atomic_load_explicit(&use->d->rd_drained,
+				    memory_order_relaxed) == use->rd_edges + 1;
+}
+
+/*
+ * A read on use's fd has just returned less than it asked for: on a TCP
+ * socket that means the input was drained at that moment (Tokio draws the
+ * same conclusion).  Remember it, so that the next read waits for an input
+ * event instead of making a system call that would fail with EAGAIN.
+ *
+ * Why that is safe: use->rd_edges was read before the short read.  Input
+ * that arrives after the short read brings an epoll event, handled after
+ * it, which makes rd_edges larger; so while rd_edges still equals the
+ * remembered count, any input there is has an event still to come, and a
+ * reader that waits is woken by it (green__fd_wait checks the count and
+ * lists the waiter under the descriptor's lock, where events are handled).
+ * A stale hint from another reader, or from before the fd was registered
+ * again, can only cost a read: it never matches a newer count wrongly.
+ * Unix stream sockets are left out (a read stops short at a change of
+ * sender credentials), and so is a TCP socket once its input has ended,
+ * failed, or brought urgent data (a read stops short of the end, the
+ * error or the urgent mark, and no event follows).
+ */
+void
+green__fd_drained(struct green_fd_use *use)
+{
+	struct green_fd *d = use->d;
+
+	if (use->short_read_drains == 0) {
+		int proto = 0;
+		socklen_t len = sizeof(proto);
+		long r = green__sys6(SYS_getsockopt, use->fd, SOL_SOCKET,
+				     SO_PROTOCOL, (long)&proto, (long)&len, 0);
+
+		int8_t v = r == 0 && proto == IPPROTO_TCP ? 1 : -1;
+
+		green__spin_lock(&d->lock);
+		if (d->gen == use->gen && d->short_read_drains == 0)
+			d->short_read_drains = v;
+		use->short_read_drains =
+			d->gen == use->gen ? d->short_read_drains : -1;
+		green__spin_unlock(&d->lock);
+	}
+	if (use->short_read_drains > 0)
+		/* relaxed: the hint only ever selects a waiter that
+		 * rechecks rd_edges under the lock */
+		atomic_store_explicit(&d->rd_drained, use->rd_edges + 1,
+				      memory_order_relaxed);
 }
 
 static void
@@ -257,7 +324,7 @@ green__fd_dequeue(struct green_fd *d, struct green__waiter *w)
  * (try again), -ETIMEDOUT, -ECANCELED or -EBADF (closed by green_close).
  */
 int
-green__fd_wait(const struct green_fd_use *use, int events, int64_t deadline)
+green__fd_wait(struct green_fd_use *use, int events, int64_t deadline)
 {
 	struct green_rt *rt = green__rt;
 	struct green_fd *d = use->d;
@@ -279,8 +346,20 @@ green__fd_wait(const struct green_fd_use *use, int events, int64_t deadline)
 		green__spin_unlock(&d->lock);
 		return -EBADF;
 	}
+	if (use->drained) {
+		/* the caller skipped its read on the hint: an input event
+		 * since means there may be input; one before is stale */
+		use->drained = false;
+		if (d->rd_edges != use->rd_edges) {
+			use->rd_edges = d->rd_edges;
+			green__spin_unlock(&d->lock);
+			return 0;
+		}
+		d->rd_ready = false;
+	}
 	/* an edge that came after the caller's failed try */
 	if (green__fd_take_ready(d, events)) {
+		use->rd_edges = d->rd_edges;
 		green__spin_unlock(&d->lock);
 		return 0;
 	}
@@ -297,6 +376,7 @@ green__fd_wait(const struct green_fd_use *use, int events, int64_t deadline)
 	green__spin_lock(&d->lock);
 	green__fd_dequeue(d, &rq);
 	green__fd_dequeue(d, &wq);
+	use->rd_edges = d->rd_edges; /* before the read that follows */
 	green__spin_unlock(&d->lock);
 	return r;
 }
@@ -324,7 +404,8 @@ fd_event(struct green_rt *rt, uint64_t data, uint32_t events)
 	int fd = (int)(uint32_t)data;
 	uint32_t gen = (uint32_t)(data >> 32);
 	struct green_fd *d = green__fd(fd);
-	bool rd = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool rd = events &
+		  (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR);
 	bool wr = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
 
 	(void)rt;
@@ -332,6 +413,12 @@ fd_event(struct green_rt *rt, uint64_t data, uint32_t events)
 		return;
 	green__spin_lock(&d->lock);
 	if (d->gen == gen && d->registered) {
+		if (rd)
+			d->rd_edges++;
+		/* the end of input, an error or urgent data: a read may
+		 * stop short of them, and they never bring another event */
+		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
+			d->short_read_drains = -1;
 		if (rd && !wake_list(&d->rd_head, &d->rd_tail, 0))
 			d->rd_ready = true;
 		if (wr && !wake_list(&d->wr_head, &d->wr_tail, 0))

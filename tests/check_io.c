@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "netutil.h"
 #include "testutil.h"
@@ -1246,6 +1247,287 @@ START_TEST(test_offload_from_a_plain_thread_runs_inline)
 }
 END_TEST
 
+/* --- short reads: after a read returns less than it asked for, the next
+ * read waits for an input event instead of trying (lib/netpoll.c,
+ * green__fd_drained); these check that no input is ever left behind. */
+
+/* A connected TCP pair on 127.0.0.1, made with plain (blocking) calls:
+ * loopback connects complete in the listener's backlog.  Returns whether
+ * it worked. */
+static bool
+tcp_pair(int sv[2])
+{
+	struct sockaddr_in addr;
+	int ls = listener(1, &addr);
+
+	if (ls < 0)
+		return false;
+	sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&addr,
+				 sizeof(addr)) != 0) {
+		close(ls);
+		return false;
+	}
+	sv[1] = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	close(ls);
+	return sv[1] >= 0;
+}
+
+static void
+close_pair(int sv[2])
+{
+	green_close(sv[0]);
+	green_close(sv[1]);
+}
+
+/* Registers fd with the netpoller and lets an idle worker poll, so that
+ * input sent before this returns has had its event handled. */
+static void
+register_and_settle(int fd)
+{
+	T_CHECK_INT_EQ(green_fdwait(fd, GREEN_WRITE, green_now() + SHORT),
+		       GREEN_WRITE);
+}
+
+static void
+settle(void)
+{
+	green_sleep(green_now() + SHORT);
+}
+
+#define SHORT_READ_ROUNDS 300
+
+static void *
+later_writer(void *arg)
+{
+	intptr_t v = (intptr_t)arg;
+	int fd = (int)(v >> 8), delay = (int)(v & 0xff);
+
+	if (delay > 1)
+		green_sleep(green_now() + GREEN_USEC(delay));
+	else if (delay == 1)
+		green_yield();
+	T_CHECK_INT_EQ(green_write(fd, "def", 3, -1), 3);
+	return NULL;
+}
+
+static void *
+short_read_main(void *arg)
+{
+	int sv[2];
+	char buf[64];
+
+	(void)arg;
+	T_REQUIRE(tcp_pair(sv));
+	for (int i = 0; i < SHORT_READ_ROUNDS; i++) {
+		green_task_t *w;
+		int64_t deadline = green_now() + GREEN_SEC(5);
+
+		T_REQUIRE_INT_EQ(green_write(sv[0], "abc", 3, -1), 3);
+		T_REQUIRE_INT_EQ(green_read(sv[1], buf, sizeof(buf), deadline),
+				 3);
+		/* more input right away, after a yield, or a little later */
+		T_REQUIRE_INT_EQ(green_spawn(&w, NULL, later_writer,
+					     (void *)(((intptr_t)sv[0] << 8) |
+						      (i % 3 == 2 ? 50 + i % 100
+								  : i % 3))),
+				 0);
+		T_REQUIRE_INT_EQ(green_read(sv[1], buf, sizeof(buf), deadline),
+				 3);
+		T_CHECK(memcmp(buf, "def", 3) == 0);
+		T_CHECK_INT_EQ(green_join(w, NULL, -1), 0);
+	}
+	/* and the end of input after a short read */
+	T_CHECK_INT_EQ(green_write(sv[0], "x", 1, -1), 1);
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf), -1), 1);
+	T_CHECK_INT_EQ(shutdown(sv[0], SHUT_WR), 0);
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf),
+				  green_now() + GREEN_SEC(5)),
+		       0);
+	close_pair(sv);
+	/* input and its end both seen by the netpoller before the read */
+	T_REQUIRE(tcp_pair(sv));
+	register_and_settle(sv[1]);
+	T_CHECK_INT_EQ(green_write(sv[0], "x", 1, -1), 1);
+	T_CHECK_INT_EQ(shutdown(sv[0], SHUT_WR), 0);
+	settle();
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf), -1), 1);
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf),
+				  green_now() + GREEN_SEC(5)),
+		       0);
+	close_pair(sv);
+	return NULL;
+}
+
+START_TEST(test_input_after_a_short_read_is_read)
+{
+	run_in_task(short_read_main, NULL);
+}
+END_TEST
+
+/* Two tasks read one socket while a third writes chunks of every size:
+ * every byte arrives at one of them, and both see the end. */
+#define TWO_READERS_ROUNDS 20
+#define TWO_READERS_BYTES 200000
+
+struct two_readers {
+	int fd;
+	atomic_long got;
+};
+
+static void *
+sharing_reader(void *arg)
+{
+	struct two_readers *tr = arg;
+	char buf[512];
+	ssize_t n;
+
+	while ((n = green_read(tr->fd, buf, sizeof(buf),
+			       green_now() + GREEN_SEC(10))) > 0)
+		atomic_fetch_add(&tr->got, n);
+	T_CHECK_INT_EQ(n, 0);
+	return NULL;
+}
+
+static void *
+two_readers_main(void *arg)
+{
+	static char chunk[1500];
+
+	(void)arg;
+	for (int round = 0; round < TWO_READERS_ROUNDS; round++) {
+		struct two_readers tr = { .got = 0 };
+		green_task_t *r[2];
+		unsigned seed = (unsigned)round;
+		int sv[2];
+		long sent = 0;
+
+		T_REQUIRE(tcp_pair(sv));
+		tr.fd = sv[1];
+		for (int i = 0; i < 2; i++)
+			T_REQUIRE_INT_EQ(green_spawn(&r[i], NULL,
+						     sharing_reader, &tr),
+					 0);
+		while (sent < TWO_READERS_BYTES) {
+			size_t n = 1 + (size_t)rand_r(&seed) % sizeof(chunk);
+			T_REQUIRE_INT_EQ(green_write(sv[0], chunk, n, -1),
+					 (ssize_t)n);
+			sent += (long)n;
+			if (rand_r(&seed) % 4 == 0)
+				green_yield();
+		}
+		T_CHECK_INT_EQ(shutdown(sv[0], SHUT_WR), 0);
+		for (int i = 0; i < 2; i++)
+			T_CHECK_INT_EQ(green_join(r[i], NULL, -1), 0);
+		T_CHECK_INT_EQ(atomic_load(&tr.got), sent);
+		close_pair(sv);
+	}
+	return NULL;
+}
+
+START_TEST(test_two_readers_of_one_socket_lose_nothing)
+{
+	run_in_task(two_readers_main, NULL);
+}
+END_TEST
+
+/* A peek leaves its input there: a short peek proves nothing. */
+static void *
+peek_main(void *arg)
+{
+	int sv[2];
+	char buf[64];
+
+	(void)arg;
+	T_REQUIRE(tcp_pair(sv));
+	register_and_settle(sv[1]);
+	T_CHECK_INT_EQ(send(sv[0], "abc", 3, 0), 3);
+	settle();
+	T_CHECK_INT_EQ(green_recv(sv[1], buf, sizeof(buf), MSG_PEEK, -1), 3);
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf),
+				  green_now() + GREEN_SEC(2)),
+		       3);
+	close_pair(sv);
+	return NULL;
+}
+
+START_TEST(test_short_peek_then_read_gets_the_input)
+{
+	run_in_task(peek_main, NULL);
+}
+END_TEST
+
+/* A TCP read stops short at the urgent mark with input queued behind it,
+ * its event long handled: the next read must still get that input. */
+static void *
+urgent_main(void *arg)
+{
+	int sv[2];
+	char buf[64];
+
+	(void)arg;
+	T_REQUIRE(tcp_pair(sv));
+	register_and_settle(sv[1]);
+	T_CHECK_INT_EQ(send(sv[0], "abc", 3, 0), 3);
+	T_CHECK_INT_EQ(send(sv[0], "X", 1, MSG_OOB), 1);
+	T_CHECK_INT_EQ(send(sv[0], "def", 3, 0), 3);
+	settle();
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf), -1), 3);
+	T_CHECK_INT_EQ(green_read(sv[1], buf, sizeof(buf),
+				  green_now() + GREEN_SEC(2)),
+		       3);
+	T_CHECK(memcmp(buf, "def", 3) == 0);
+	close_pair(sv);
+	return NULL;
+}
+
+START_TEST(test_read_after_urgent_data_gets_the_rest)
+{
+	run_in_task(urgent_main, NULL);
+}
+END_TEST
+
+/* A Unix stream socket with SO_PASSCRED never glues input from two
+ * senders in one read: a short read there proves nothing either. */
+static void *
+unix_creds_main(void *arg)
+{
+	int sv[2], one = 1, status;
+	char buf[64];
+	ssize_t n, got = 0;
+	pid_t child;
+
+	(void)arg;
+	T_REQUIRE_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	T_REQUIRE_INT_EQ(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one,
+				    sizeof(one)),
+			 0);
+	register_and_settle(sv[1]);
+	child = fork();
+	T_REQUIRE(child >= 0);
+	if (child == 0)
+		_exit(write(sv[0], "abc", 3) == 3 ? 0 : 1);
+	T_REQUIRE_INT_EQ(waitpid(child, &status, 0), child);
+	T_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	T_CHECK_INT_EQ(write(sv[0], "def", 3), 3);
+	settle();
+	while (got < 6 && (n = green_read(sv[1], buf + got,
+					  sizeof(buf) - (size_t)got,
+					  green_now() + GREEN_SEC(2))) > 0)
+		got += n;
+	T_CHECK_INT_EQ(got, 6);
+	T_CHECK(memcmp(buf, "abcdef", 6) == 0);
+	close_pair(sv);
+	return NULL;
+}
+
+START_TEST(test_unix_reads_split_by_sender_lose_nothing)
+{
+	run_in_task(unix_creds_main, NULL);
+}
+END_TEST
+
 /* --- suite ------------------------------------------------------------------------------ */
 
 static Suite *
@@ -1270,6 +1552,11 @@ io_suite(void)
 	tcase_add_test(tc, test_accept_emfile_returns_error);
 	tcase_add_test(tc, test_reused_fd_number_gets_no_stale_readiness);
 	tcase_add_test(tc, test_plain_thread_read_blocks_the_thread);
+	tcase_add_test(tc, test_input_after_a_short_read_is_read);
+	tcase_add_test(tc, test_two_readers_of_one_socket_lose_nothing);
+	tcase_add_test(tc, test_short_peek_then_read_gets_the_input);
+	tcase_add_test(tc, test_read_after_urgent_data_gets_the_rest);
+	tcase_add_test(tc, test_unix_reads_split_by_sender_lose_nothing);
 	tcase_add_test(tc, test_select_fd_read_and_write_cases);
 	tcase_add_test(tc, test_select_fd_sees_data_from_before_registration);
 	tcase_add_test(tc, test_select_fd_write_waits_for_room);
