@@ -506,8 +506,12 @@ func_name(struct green_tracer *tr, uintptr_t fn)
 	event_end(w, b, p);
 }
 
+/* Task t is created by task parent (0: none) on source (a worker id or
+ * GREEN_TRACE_SOURCE_OTHER) and is ready at once: CREATE and READY, with
+ * one clock read for both. */
 void
-green__trace_create(const struct green_task *t, uint64_t parent)
+green__trace_create(const struct green_task *t, uint64_t parent,
+		    uint64_t source)
 {
 	struct green_tracer *tr =
 		atomic_load_explicit(&tracer, memory_order_acquire);
@@ -531,6 +535,11 @@ green__trace_create(const struct green_task *t, uint64_t parent)
 	p = put_u(p, parent);
 	p = put_u(p, fn);
 	p = put_s(p, t->name, sizeof(t->name) - 1);
+	b->len = (uint32_t)(p - b->data);
+	p = event_begin_at(b, GT_READY, b->last);
+	p = put_u(p, t->id);
+	p = put_u(p, parent);
+	p = put_u(p, source);
 	event_end(w, b, p);
 }
 
