@@ -42,7 +42,9 @@ static __thread struct green_worker *tls_worker
 	__attribute__((tls_model("initial-exec")));
 static pthread_mutex_t life_lock = PTHREAD_MUTEX_INITIALIZER;
 
-__attribute__((noipa)) struct green_worker *
+/* no_split_stack: a leaf without a frame, called from the tracer's
+ * no_split_stack fast paths (trace.c) */
+__attribute__((noipa)) GREEN_NO_SPLIT struct green_worker *
 green__worker(void)
 {
 	return tls_worker;

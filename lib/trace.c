@@ -38,6 +38,11 @@
 #define TBUF_SIZE (64u << 10)
 #define TBUF_SLACK 256u	 /* room for any event but FUNC's long names */
 #define TBUF_MAX 512u	 /* buffers in flight (32 MiB) before loss */
+/* The writer is woken when this many buffers wait (a futex wake of
+ * another CPU costs tens of microseconds on a VM: waking it per buffer
+ * was 4% of a traced skynet), and otherwise looks every WRITER_PERIOD_MS. */
+#define WRITER_BATCH 8u
+#define WRITER_PERIOD_MS 20
 #define FUNC_SLOTS 4096u /* entry functions named so far (then: unnamed) */
 #define FUNC_CACHE 64u	 /* per worker: functions it knows are named */
 
@@ -55,6 +60,7 @@ struct green_tracer {
 	pthread_mutex_t lock;	/* everything below but the clock */
 	pthread_cond_t cond;	/* the writer's queue has work, or stop */
 	struct green_tbuf *queue_head, *queue_tail;
+	unsigned queued;	/* buffers in the queue */
 	struct green_tbuf *free;
 	unsigned nbufs;		/* allocated */
 	bool stop;		/* the writer drains and exits */
@@ -81,7 +87,9 @@ static pthread_mutex_t trace_ctl = PTHREAD_MUTEX_INITIALIZER;
 
 /* --- the clock --------------------------------------------------------------------- */
 
-static inline uint64_t
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE uint64_t
 rdtsc(void)
 {
 	uint32_t lo, hi;
@@ -143,19 +151,24 @@ clock_calibrate(struct green_tracer *tr)
 			      (t1 - tr->tsc0));
 }
 
-static inline uint64_t
-trace_now(const struct green_tracer *tr)
+/* The time by the TSC (tr->use_tsc only). */
+static ALWAYS_INLINE uint64_t
+tsc_now(const struct green_tracer *tr)
 {
-	if (!tr->use_tsc)
-		return mono_ns();
 	return tr->ns0 +
 	       (uint64_t)(((unsigned __int128)(rdtsc() - tr->tsc0) * tr->mult) >>
 			  32);
 }
 
+static inline uint64_t
+trace_now(const struct green_tracer *tr)
+{
+	return tr->use_tsc ? tsc_now(tr) : mono_ns();
+}
+
 /* --- encoding ------------------------------------------------------------------------ */
 
-static inline uint8_t *
+static ALWAYS_INLINE uint8_t *
 put_u(uint8_t *p, uint64_t v)
 {
 	while (v >= 0x80) {
@@ -167,7 +180,7 @@ put_u(uint8_t *p, uint64_t v)
 }
 
 /* A string of at most max bytes (no libc: see above). */
-static uint8_t *
+static ALWAYS_INLINE uint8_t *
 put_s(uint8_t *p, const char *s, size_t max)
 {
 	size_t n = 0;
@@ -181,7 +194,7 @@ put_s(uint8_t *p, const char *s, size_t max)
 }
 
 /* Start an event of type in b: its type byte and time delta. */
-static inline uint8_t *
+static ALWAYS_INLINE uint8_t *
 event_begin_at(struct green_tbuf *b, int type, uint64_t now)
 {
 	uint8_t *p = b->data + b->len;
@@ -241,7 +254,8 @@ buf_queue(struct green_tracer *tr, struct green_tbuf *b)
 	else
 		tr->queue_head = b;
 	tr->queue_tail = b;
-	pthread_cond_signal(&tr->cond);
+	if (++tr->queued >= WRITER_BATCH)
+		pthread_cond_signal(&tr->cond);
 }
 
 static int
@@ -288,6 +302,21 @@ write_block(int fd, const struct green_tbuf *b)
 	return write_all(fd, b->data, b->len);
 }
 
+/* Under tr->lock: wait for a batch of buffers, a stop, or the period. */
+static void
+writer_wait(struct green_tracer *tr)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += WRITER_PERIOD_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&tr->cond, &tr->lock, &ts);
+}
+
 /* The writer thread: write queued blocks until told to stop and the
  * queue is empty. */
 static void *
@@ -301,12 +330,13 @@ writer_main(void *arg)
 		if (b == NULL) {
 			if (tr->stop)
 				break;
-			pthread_cond_wait(&tr->cond, &tr->lock);
+			writer_wait(tr);
 			continue;
 		}
 		tr->queue_head = b->next;
 		if (tr->queue_head == NULL)
 			tr->queue_tail = NULL;
+		tr->queued--;
 		pthread_mutex_unlock(&tr->lock);
 		int r = tr->error == 0 ? write_block(tr->fd, b) : 0;
 		pthread_mutex_lock(&tr->lock);
@@ -415,18 +445,42 @@ event_end(struct green_worker *w, struct green_tbuf *b, uint8_t *p)
 		other_unlock();
 }
 
-void
-green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
-		   uint64_t a2)
+/*
+ * The fast path of an event on a worker, shared by the event functions
+ * below: the worker's buffer when it has room and the TSC is the clock,
+ * else NULL (the slow path sorts out the rest).
+ *
+ * The event functions are no_split_stack and on their fast path call only
+ * green__worker (no_split_stack, no frame): they run near the end of a
+ * task's small first segment (at the bottom of channel and scheduler
+ * calls), where a split-stack prologue switched to another segment and
+ * back for each event, which cost as much as recording it (perf, skynet
+ * traced).  Their frames are under 64 bytes (-fstack-usage), which the
+ * reserve below the guard holds (splitstack.h).
+ */
+static ALWAYS_INLINE struct green_tbuf *
+fast_buf(struct green_worker *w, struct green_tracer **trp)
 {
 	struct green_tracer *tr;
-	struct green_worker *w;
-	struct green_tbuf *b = event_buf(&tr, &w);
-	uint8_t *p;
+	struct green_tbuf *b;
 
-	if (b == NULL)
-		return;
-	p = event_begin(tr, b, type);
+	if (w == NULL)
+		return NULL;
+	/* acquire: pairs with start's release; see tracer */
+	tr = *trp = atomic_load_explicit(&tracer, memory_order_acquire);
+	if (tr == NULL || !tr->use_tsc || (b = w->tbuf) == NULL ||
+	    b->len + TBUF_SLACK > TBUF_SIZE)
+		return NULL;
+	return b;
+}
+
+/* Write an event with up to three arguments to b at time now. */
+static ALWAYS_INLINE void
+event_write(struct green_worker *w, struct green_tbuf *b, int type,
+	    uint64_t now, int nargs, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	uint8_t *p = event_begin_at(b, type, now);
+
 	/* a stop is followed at once by the next task's start: one clock
 	 * read serves both (green__trace_start) */
 	if (w != NULL &&
@@ -438,30 +492,81 @@ green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
 		p = put_u(p, a1);
 	if (nargs > 2)
 		p = put_u(p, a2);
-	event_end(w, b, p);
+	b->len = (uint32_t)(p - b->data);
+}
+
+static __attribute__((noinline)) void
+event_slow(int type, int nargs, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	struct green_tracer *tr;
+	struct green_worker *w;
+	struct green_tbuf *b = event_buf(&tr, &w);
+
+	if (b == NULL)
+		return;
+	event_write(w, b, type, trace_now(tr), nargs, a0, a1, a2);
+	if (w == NULL)
+		other_unlock();
+}
+
+GREEN_NO_SPLIT void
+green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
+		   uint64_t a2)
+{
+	struct green_worker *w = green__worker();
+	struct green_tracer *tr;
+	struct green_tbuf *b = fast_buf(w, &tr);
+
+	if (b == NULL)
+		event_slow(type, nargs, a0, a1, a2);
+	else
+		event_write(w, b, type, tsc_now(tr), nargs, a0, a1, a2);
+}
+
+/* Write START of task id to worker w's buffer b; now: the clock, read
+ * only when the switch did not come from a recorded stop. */
+static ALWAYS_INLINE void
+start_write(struct green_worker *w, struct green_tbuf *b, uint64_t id,
+	    uint64_t now)
+{
+	uint8_t *p;
+
+	w->tswitch = 0;
+	p = event_begin_at(b, GT_START, now);
+	p = put_u(p, id);
+	b->len = (uint32_t)(p - b->data);
+}
+
+static __attribute__((noinline)) void
+start_slow(uint64_t id)
+{
+	struct green_tracer *tr;
+	struct green_worker *w;
+	struct green_tbuf *b = event_buf(&tr, &w);
+
+	if (b == NULL)
+		return;
+	start_write(w, b, id, w->tswitch != 0 ? w->tswitch : trace_now(tr));
 }
 
 /*
  * The task id starts on this worker, switched to from a task that has just
  * recorded its stop: that stop's time is this start's (the switch between
- * takes nanoseconds; a clock read takes ten).
+ * takes nanoseconds; a clock read takes ten).  Only ever called on a
+ * worker (switch_away).
  */
-void
+GREEN_NO_SPLIT void
 green__trace_start(uint64_t id)
 {
+	struct green_worker *w = green__worker();
 	struct green_tracer *tr;
-	struct green_worker *w;
-	struct green_tbuf *b = event_buf(&tr, &w);
-	uint64_t now;
-	uint8_t *p;
+	struct green_tbuf *b = fast_buf(w, &tr);
 
 	if (b == NULL)
-		return;
-	now = w->tswitch != 0 ? w->tswitch : trace_now(tr);
-	w->tswitch = 0;
-	p = event_begin_at(b, GT_START, now);
-	p = put_u(p, id);
-	event_end(w, b, p);
+		start_slow(id);
+	else
+		start_write(w, b, id,
+			    w->tswitch != 0 ? w->tswitch : tsc_now(tr));
 }
 
 /* Under tr->lock: whether fn is newly seen (and so must be named). */
@@ -506,19 +611,33 @@ func_name(struct green_tracer *tr, uintptr_t fn)
 	event_end(w, b, p);
 }
 
-/* Task t is created by task parent (0: none) on source (a worker id or
- * GREEN_TRACE_SOURCE_OTHER) and is ready at once: CREATE and READY, with
- * one clock read for both. */
-void
-green__trace_create(const struct green_task *t, uint64_t parent,
-		    uint64_t source)
+/* Write CREATE of t and the READY that goes with it to b at time now. */
+static ALWAYS_INLINE void
+create_write(struct green_tbuf *b, const struct green_task *t,
+	     uint64_t parent, uint64_t source, uint64_t now)
+{
+	uint8_t *p = event_begin_at(b, GT_CREATE, now);
+
+	p = put_u(p, t->id);
+	p = put_u(p, parent);
+	p = put_u(p, (uintptr_t)t->fn);
+	p = put_s(p, t->name, sizeof(t->name) - 1);
+	b->len = (uint32_t)(p - b->data);
+	p = event_begin_at(b, GT_READY, b->last);
+	p = put_u(p, t->id);
+	p = put_u(p, parent);
+	p = put_u(p, source);
+	b->len = (uint32_t)(p - b->data);
+}
+
+static __attribute__((noinline)) void
+create_slow(const struct green_task *t, uint64_t parent, uint64_t source)
 {
 	struct green_tracer *tr =
 		atomic_load_explicit(&tracer, memory_order_acquire);
 	struct green_worker *w = green__worker();
 	uintptr_t fn = (uintptr_t)t->fn;
 	struct green_tbuf *b;
-	uint8_t *p;
 
 	if (tr == NULL)
 		return;
@@ -530,17 +649,27 @@ green__trace_create(const struct green_task *t, uint64_t parent,
 	}
 	if ((b = event_buf(&tr, &w)) == NULL)
 		return;
-	p = event_begin(tr, b, GT_CREATE);
-	p = put_u(p, t->id);
-	p = put_u(p, parent);
-	p = put_u(p, fn);
-	p = put_s(p, t->name, sizeof(t->name) - 1);
-	b->len = (uint32_t)(p - b->data);
-	p = event_begin_at(b, GT_READY, b->last);
-	p = put_u(p, t->id);
-	p = put_u(p, parent);
-	p = put_u(p, source);
-	event_end(w, b, p);
+	create_write(b, t, parent, source, trace_now(tr));
+	if (w == NULL)
+		other_unlock();
+}
+
+/* Task t is created by task parent (0: none) on source (a worker id or
+ * GREEN_TRACE_SOURCE_OTHER) and is ready at once: CREATE and READY, with
+ * one clock read for both. */
+GREEN_NO_SPLIT void
+green__trace_create(const struct green_task *t, uint64_t parent,
+		    uint64_t source)
+{
+	struct green_worker *w = green__worker();
+	uintptr_t fn = (uintptr_t)t->fn;
+	struct green_tracer *tr;
+	struct green_tbuf *b = fast_buf(w, &tr);
+
+	if (b == NULL || w->tfuncs[(fn >> 4) % FUNC_CACHE] != fn)
+		create_slow(t, parent, source);
+	else
+		create_write(b, t, parent, source, tsc_now(tr));
 }
 
 /* --- safe points, start and stop ------------------------------------------------------- */
@@ -596,6 +725,22 @@ tracer_free(struct green_tracer *tr)
 	free(tr);
 }
 
+/* A condition variable whose timed waits use CLOCK_MONOTONIC. */
+static int
+cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int r;
+
+	if ((r = pthread_condattr_init(&a)) != 0)
+		return -r;
+	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	if (r == 0)
+		r = pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+	return -r;
+}
+
 /* With trace_ctl held. */
 static int
 trace_start(struct green_rt *rt, const char *path)
@@ -610,7 +755,11 @@ trace_start(struct green_rt *rt, const char *path)
 	if ((tr = calloc(1, sizeof(*tr))) == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&tr->lock, NULL);
-	pthread_cond_init(&tr->cond, NULL);
+	if ((r = cond_init_monotonic(&tr->cond)) != 0) {
+		pthread_mutex_destroy(&tr->lock);
+		free(tr);
+		return r;
+	}
 	tr->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (tr->fd < 0) {
 		r = -errno;
