@@ -512,8 +512,7 @@ extern _Atomic unsigned green__trace_gen;
 
 void green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
 			uint64_t a2);
-void green__trace_create(const struct green_task *t, uint64_t parent,
-			 uint64_t source);
+void green__trace_create(const struct green_task *t, uint64_t parent);
 void green__trace_start(uint64_t id);
 void green__fn_name(uintptr_t fn, char *buf, size_t len); /* elfsym.c */
 void green__trace_safepoint_slow(struct green_worker *w);

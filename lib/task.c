@@ -290,9 +290,7 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 		uint64_t parent = w != NULL && w->current != NULL
 					  ? w->current->id
 					  : 0;
-		green__trace_create(t, parent,
-				    w != NULL ? w->id
-					      : GREEN_TRACE_SOURCE_OTHER);
+		green__trace_create(t, parent);
 	}
 	if (w != NULL) {
 		/* relaxed: only this worker writes it; read at quiescence */

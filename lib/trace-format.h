@@ -1,5 +1,5 @@
 /*
- * trace-format.h - the green-trace file format, version 1: shared by the
+ * trace-format.h - the green-trace file format, version 2: shared by the
  * recorder in libgreen (trace.c) and the green-trace reader (tools/).
  * The normative description is green-trace(5); this header only names its
  * constants.
@@ -38,7 +38,10 @@
 #define GREEN_TRACE_FORMAT_H
 
 #define GREEN_TRACE_MAGIC "GRNTRACE"
-#define GREEN_TRACE_VERSION 1u
+#define GREEN_TRACE_VERSION 2u
+/* the oldest version a reader still reads (1: CREATE is followed by its
+ * own READY event; since 2 a CREATE also means READY, see GT_CREATE) */
+#define GREEN_TRACE_VERSION_MIN 1u
 #define GREEN_TRACE_HEADER_SIZE 32u
 #define GREEN_TRACE_BLOCK_MAGIC 0x4b4c4247u /* "GBLK" as little-endian u32 */
 #define GREEN_TRACE_BLOCK_HEADER_SIZE 20u
@@ -49,7 +52,10 @@
 /* Event types and their arguments (after the type byte and the delta). */
 enum green_trace_event {
 	/* task: id, parent id (0: spawned outside a task), entry function
-	 * address (named by a FUNC event), name (s, may be empty) */
+	 * address (named by a FUNC event), name (s, may be empty).  Since
+	 * version 2 the task is ready at the same time, readied by the parent
+	 * on this block's source: no READY event is written for it (the
+	 * reader reports one) */
 	GT_CREATE = 1,
 	/* task starts running on this block's worker: id */
 	GT_START = 2,

@@ -611,10 +611,11 @@ func_name(struct green_tracer *tr, uintptr_t fn)
 	event_end(w, b, p);
 }
 
-/* Write CREATE of t and the READY that goes with it to b at time now. */
+/* Write CREATE of t to b at time now: it also means READY (format
+ * version 2), so no READY follows. */
 static ALWAYS_INLINE void
 create_write(struct green_tbuf *b, const struct green_task *t,
-	     uint64_t parent, uint64_t source, uint64_t now)
+	     uint64_t parent, uint64_t now)
 {
 	uint8_t *p = event_begin_at(b, GT_CREATE, now);
 
@@ -623,15 +624,10 @@ create_write(struct green_tbuf *b, const struct green_task *t,
 	p = put_u(p, (uintptr_t)t->fn);
 	p = put_s(p, t->name, sizeof(t->name) - 1);
 	b->len = (uint32_t)(p - b->data);
-	p = event_begin_at(b, GT_READY, b->last);
-	p = put_u(p, t->id);
-	p = put_u(p, parent);
-	p = put_u(p, source);
-	b->len = (uint32_t)(p - b->data);
 }
 
 static __attribute__((noinline)) void
-create_slow(const struct green_task *t, uint64_t parent, uint64_t source)
+create_slow(const struct green_task *t, uint64_t parent)
 {
 	struct green_tracer *tr =
 		atomic_load_explicit(&tracer, memory_order_acquire);
@@ -649,17 +645,15 @@ create_slow(const struct green_task *t, uint64_t parent, uint64_t source)
 	}
 	if ((b = event_buf(&tr, &w)) == NULL)
 		return;
-	create_write(b, t, parent, source, trace_now(tr));
+	create_write(b, t, parent, trace_now(tr));
 	if (w == NULL)
 		other_unlock();
 }
 
-/* Task t is created by task parent (0: none) on source (a worker id or
- * GREEN_TRACE_SOURCE_OTHER) and is ready at once: CREATE and READY, with
- * one clock read for both. */
+/* Task t is created by task parent (0: none) and is ready at once: one
+ * CREATE event says both (the reader reports the READY). */
 GREEN_NO_SPLIT void
-green__trace_create(const struct green_task *t, uint64_t parent,
-		    uint64_t source)
+green__trace_create(const struct green_task *t, uint64_t parent)
 {
 	struct green_worker *w = green__worker();
 	uintptr_t fn = (uintptr_t)t->fn;
@@ -667,9 +661,9 @@ green__trace_create(const struct green_task *t, uint64_t parent,
 	struct green_tbuf *b = fast_buf(w, &tr);
 
 	if (b == NULL || w->tfuncs[(fn >> 4) % FUNC_CACHE] != fn)
-		create_slow(t, parent, source);
+		create_slow(t, parent);
 	else
-		create_write(b, t, parent, source, tsc_now(tr));
+		create_write(b, t, parent, tsc_now(tr));
 }
 
 /* --- safe points, start and stop ------------------------------------------------------- */

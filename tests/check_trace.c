@@ -200,9 +200,12 @@ check_known(unsigned n)
 	ck_assert_uint_eq(c.type[GT_START], c.type[GT_PARK] +
 						   c.type[GT_YIELD] +
 						   c.type[GT_EXIT]);
-	/* the ping-pong parked on the channels; the root parked in joins */
+	/* the ping-pong parked on the channels; on one worker the root
+	 * parked in joins (on more, other workers may finish every child
+	 * before the root joins it) */
 	ck_assert(c.why[GT_WHY_CHAN_SEND] + c.why[GT_WHY_CHAN_RECV] >= NPING);
-	ck_assert(c.why[GT_WHY_JOIN] >= 1);
+	if (n == 1)
+		ck_assert(c.why[GT_WHY_JOIN] >= 1);
 }
 
 START_TEST(test_known_program_one_worker)

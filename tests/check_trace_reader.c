@@ -203,15 +203,36 @@ blk_end(struct buf *file, struct blk *k)
 #define U(x) ((uint64_t)(x))
 
 static void
-e_create(struct blk *k, uint64_t ts, uint64_t id, uint64_t fn, const char *n)
-{
-	ev(k, GT_CREATE, ts, "uuus", id, U(0), fn, n);
-}
-
-static void
 e_ready(struct blk *k, uint64_t ts, uint64_t id, uint64_t by, uint64_t w)
 {
 	ev(k, GT_READY, ts, "uuu", id, by, w);
+}
+
+/* The version handcrafted() writes: the reader must give the same events
+ * for both (since version 2 a CREATE also means READY). */
+static uint32_t craft_version = GREEN_TRACE_VERSION;
+
+/* Task id created outside a task on k's source, and ready: version 1
+ * writes the READY, version 2 only expects it (at the CREATE's offset). */
+static void
+e_create(struct blk *k, uint64_t ts, uint64_t id, uint64_t fn, const char *n)
+{
+	struct expect *e;
+
+	ev(k, GT_CREATE, ts, "uuus", id, U(0), fn, n);
+	if (craft_version < 2) {
+		e_ready(k, ts, id, 0, k->source);
+		return;
+	}
+	NEED(nexpect < MAX_EXPECT);
+	e = &expect[nexpect++];
+	*e = expect[nexpect - 2];
+	e->type = GT_READY;
+	e->nargs = 3;
+	e->arg[0] = id;
+	e->arg[1] = 0;
+	e->arg[2] = k->source;
+	e->str = NULL;
 }
 
 static void
@@ -244,16 +265,13 @@ handcrafted(struct buf *f)
 	struct blk w0a, w0b, w1, other;
 
 	nexpect = 0;
-	put_header(f, GREEN_TRACE_VERSION, GREEN_TRACE_HEADER_SIZE, 2);
+	put_header(f, craft_version, GREEN_TRACE_HEADER_SIZE, 2);
 	blk_begin(&w0a, 0, T0);
 	ev(&w0a, GT_FUNC, T0, "us", U(0x1000), "alpha");
 	ev(&w0a, GT_FUNC, T0, "us", U(0x2000), "beta");
 	e_create(&w0a, T0 + 10, 1, 0x1000, "a1");
-	e_ready(&w0a, T0 + 10, 1, 0, 0);
 	e_create(&w0a, T0 + 20, 2, 0x1000, "a2");
-	e_ready(&w0a, T0 + 20, 2, 0, 0);
 	e_create(&w0a, T0 + 30, 3, 0x2000, "b3");
-	e_ready(&w0a, T0 + 30, 3, 0, 0);
 	e_task(&w0a, GT_START, T0 + 100, 1);
 	e_park(&w0a, T0 + 1100, 1, GT_WHY_CHAN_RECV);
 	blk_end(f, &w0a);
@@ -291,7 +309,8 @@ interleaved(struct buf *f)
 	uint64_t t = T0;
 
 	nexpect = 0;
-	put_header(f, GREEN_TRACE_VERSION, GREEN_TRACE_HEADER_SIZE, 3);
+	/* version 1: its CREATEs have no READY */
+	put_header(f, 1, GREEN_TRACE_HEADER_SIZE, 3);
 	for (int round = 0; round < 4; round++) {
 		/* sources in a different order every round */
 		for (int j = 0; j < 3; j++) {
@@ -439,6 +458,21 @@ START_TEST(test_handcrafted_sequence)
 	struct gt_input in;
 
 	handcrafted(&f);
+	in = mem(&f);
+	check_sequence(&in);
+	free(f.p);
+}
+END_TEST
+
+/* The same trace in version 1, where each CREATE has its own READY. */
+START_TEST(test_version_1_sequence)
+{
+	struct buf f = {0};
+	struct gt_input in;
+
+	craft_version = 1;
+	handcrafted(&f);
+	craft_version = GREEN_TRACE_VERSION;
 	in = mem(&f);
 	check_sequence(&in);
 	free(f.p);
@@ -1021,8 +1055,11 @@ START_TEST(test_bad_header)
 	put(&f, (char[24]){0}, 24);
 	check_bad(&f, "magic.bin", "bad magic", 0);
 	f.n = 0;
-	put_header(&f, 2, GREEN_TRACE_HEADER_SIZE, 2);
-	check_bad(&f, "version.bin", "unsupported version 2", 8);
+	put_header(&f, GREEN_TRACE_VERSION + 1, GREEN_TRACE_HEADER_SIZE, 2);
+	check_bad(&f, "version.bin", "unsupported version 3", 8);
+	f.n = 0;
+	put_header(&f, 0, GREEN_TRACE_HEADER_SIZE, 2);
+	check_bad(&f, "version0.bin", "unsupported version 0", 8);
 	f.n = 0;
 	put_header(&f, GREEN_TRACE_VERSION, GREEN_TRACE_HEADER_SIZE, 2);
 	f.n = 20;
@@ -1274,6 +1311,7 @@ suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_merge_order);
 	tcase_add_test(tc, test_handcrafted_sequence);
+	tcase_add_test(tc, test_version_1_sequence);
 	tcase_add_test(tc, test_large_blocks);
 	tcase_add_test(tc, test_empty_trace);
 	tcase_add_test(tc, test_summary_figures);

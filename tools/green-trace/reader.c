@@ -51,6 +51,7 @@ struct source {
 	uint64_t win_off;	 /* file offset of win[0] */
 	uint64_t ts;		 /* time of the last event decoded */
 	bool have_ts;
+	bool ready_next; /* head is a CREATE that also means READY (v2) */
 	struct gt_event head;
 };
 
@@ -235,11 +236,13 @@ read_header(struct gt_reader *r)
 				       have, GREEN_TRACE_HEADER_SIZE);
 		return fail_at(r, 0, "bad magic (not a green-trace file)");
 	}
-	if (have >= 12 && le32(h + 8) != GREEN_TRACE_VERSION)
+	if (have >= 12 && (le32(h + 8) < GREEN_TRACE_VERSION_MIN ||
+			   le32(h + 8) > GREEN_TRACE_VERSION))
 		return fail_at(r, 8,
 			       "unsupported version %" PRIu32
-			       " (this reader knows version %u)",
-			       le32(h + 8), GREEN_TRACE_VERSION);
+			       " (this reader knows versions %u to %u)",
+			       le32(h + 8), GREEN_TRACE_VERSION_MIN,
+			       GREEN_TRACE_VERSION);
 	if (have < sizeof(h))
 		return fail_at(r, 0, "truncated header: %zu of %u bytes", have,
 			       GREEN_TRACE_HEADER_SIZE);
@@ -617,17 +620,46 @@ decode(struct gt_reader *r, struct source *s)
 	return 0;
 }
 
+/* Since version 2 a CREATE means READY too: turn s->head, the CREATE just
+ * returned, into that READY (same time and offset; by the parent, on the
+ * block's source), as a version 1 file would have it next. */
+static void
+ready_after_create(struct source *s)
+{
+	struct gt_event *ev = &s->head;
+	uint64_t id = ev->arg[0], parent = ev->arg[1];
+
+	memset(ev->arg, 0, sizeof(ev->arg));
+	ev->type = GT_READY;
+	ev->nargs = 3;
+	ev->arg[0] = id;
+	ev->arg[1] = parent;
+	ev->arg[2] = s->id;
+	ev->str = NULL;
+	ev->str_len = 0;
+	s->ready_next = false;
+}
+
 /* Decode the source's next event into s->head: 1, 0 at its end, -1. */
 static int
 advance(struct gt_reader *r, struct source *s)
 {
+	if (s->ready_next) {
+		ready_after_create(s);
+		return 1;
+	}
 	for (;;) {
 		size_t next;
 
 		if (s->block == NONE)
 			return 0;
-		if (s->wpos < s->wlen || s->pos < s->end)
-			return decode(r, s) != 0 ? -1 : 1;
+		if (s->wpos < s->wlen || s->pos < s->end) {
+			if (decode(r, s) != 0)
+				return -1;
+			s->ready_next = s->head.type == GT_CREATE &&
+					r->hdr.version >= 2;
+			return 1;
+		}
 		next = r->blocks[s->block].next;
 		if (next == NONE) {
 			s->block = NONE;
