@@ -7,9 +7,6 @@
  *
  * Build as a user would: cc http_hello.c $(pkg-config --cflags --libs libgreen)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1 /* memmem */
-#endif
 #include <arpa/inet.h>
 #include <green.h>
 #include <netinet/in.h>
@@ -29,6 +26,22 @@ static const char response[] = "HTTP/1.1 200 OK\r\n"
 			       "\r\n"
 			       "Hello, world!";
 
+/* The end of the first request head in p[0..n): its blank line, or NULL.
+ * (glibc's memmem sets up a general search for each call: on requests of
+ * 40 bytes it cost 5% of this server's CPU time.) */
+static char *
+request_end(char *p, size_t n)
+{
+	char *q = p, *end = p + n;
+
+	while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		if (q - p >= 3 && q[-1] == '\r' && q[-2] == '\n' && q[-3] == '\r')
+			return q - 3;
+		q++;
+	}
+	return NULL;
+}
+
 /* Answer each complete request in buf[0..*len); keep the partial rest. */
 static int
 answer(int fd, char *buf, size_t *len)
@@ -37,8 +50,8 @@ answer(int fd, char *buf, size_t *len)
 	size_t n = 0;
 	char out[16 * (sizeof(response) - 1)];
 
-	while ((end = memmem(start, *len - (size_t)(start - buf), "\r\n\r\n",
-			     4)) != NULL) {
+	while ((end = request_end(start, *len - (size_t)(start - buf))) !=
+	       NULL) {
 		/* batch the answers to pipelined requests in one write */
 		if (n + sizeof(response) - 1 > sizeof(out)) {
 			if (green_write(fd, out, n, -1) < 0)
