@@ -137,14 +137,15 @@ static long
 io_run(int fd, const struct io_op *op, int events, int64_t deadline)
 {
 	struct green_fd_use use;
-	bool reads = op_reads(op);
+	bool reads = op_reads(op), in_task;
 	long r;
 
 	if ((r = io_begin(fd, &use)) != 0)
 		return r;
-	if (use.nopoll && green__self() != NULL)
+	in_task = green__self() != NULL;
+	if (use.nopoll && in_task)
 		return io_offloaded(&use, op, deadline);
-	use.drained = reads && deadline != 0 && green__self() != NULL &&
+	use.drained = reads && deadline != 0 && in_task &&
 		      green__fd_is_drained(&use);
 	for (;;) {
 		if (!use.drained) {
