@@ -215,6 +215,31 @@ event_begin(struct green_tracer *tr, struct green_tbuf *b, int type)
 	return event_begin_at(b, type, trace_now(tr));
 }
 
+/*
+ * Announce that the worker will soon write the buffer line PREFETCH_AHEAD
+ * bytes past p.  The buffers are recycled after the writer thread, on
+ * another CPU, has read them for write(2): their lines are shared with
+ * that CPU, and each first store to one waited for the other CPU to give
+ * it up.  A prefetch for writing starts that hand-over early (traced
+ * ping-pong: 1.40x -> 1.23x of untraced; a plain read prefetch did
+ * nothing).  PREFETCHW is a no-op on x86 CPUs without it.
+ */
+#define PREFETCH_AHEAD 512u
+
+static ALWAYS_INLINE void
+buf_prefetch(const struct green_tbuf *b)
+{
+	uint32_t at = b->len + PREFETCH_AHEAD;
+
+	if (at >= TBUF_SIZE)
+		return;
+#if defined(__x86_64__)
+	__asm__ volatile("prefetchw %0" : : "m"(b->data[at]));
+#else
+	__builtin_prefetch(&b->data[at], 1, 3);
+#endif
+}
+
 /* --- buffers and the writer -------------------------------------------------------- */
 
 /* Under tr->lock: a fresh buffer for source, or NULL (too many in
@@ -493,6 +518,7 @@ event_write(struct green_worker *w, struct green_tbuf *b, int type,
 	if (nargs > 2)
 		p = put_u(p, a2);
 	b->len = (uint32_t)(p - b->data);
+	buf_prefetch(b);
 }
 
 static __attribute__((noinline)) void
@@ -535,6 +561,7 @@ start_write(struct green_worker *w, struct green_tbuf *b, uint64_t id,
 	p = event_begin_at(b, GT_START, now);
 	p = put_u(p, id);
 	b->len = (uint32_t)(p - b->data);
+	buf_prefetch(b);
 }
 
 static __attribute__((noinline)) void
@@ -624,6 +651,7 @@ create_write(struct green_tbuf *b, const struct green_task *t,
 	p = put_u(p, (uintptr_t)t->fn);
 	p = put_s(p, t->name, sizeof(t->name) - 1);
 	b->len = (uint32_t)(p - b->data);
+	buf_prefetch(b);
 }
 
 static __attribute__((noinline)) void
