@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+
+	"libgreen/bench/peers/tracing"
 	"sync"
 	"time"
 )
@@ -23,6 +25,7 @@ func main() {
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(*workers)
+	defer tracing.Start()()
 
 	for r := 1; r <= *rounds; r++ {
 		ping := make(chan int)

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+
+	"libgreen/bench/peers/tracing"
 	"syscall"
 	"time"
 )
@@ -64,6 +66,7 @@ func main() {
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(*workers)
+	defer tracing.Start()()
 	want := *n * (*n - 1) / 2
 
 	for r := 1; r <= *rounds; r++ {
