@@ -283,6 +283,9 @@ struct green_worker {
 	struct green_tbuf *tbuf;  /* this worker's event buffer */
 	uint64_t tlost;		  /* events lost for want of a buffer */
 	uint64_t tswitch;	  /* time of the stop a start may reuse, or 0 */
+	uint64_t trun;		  /* the running task as the trace shows it */
+	struct green_tbuf *tstop_buf; /* the last stop, which a START may */
+	uint32_t tstop_at, tstop_end; /* join: its type byte, its end */
 	uintptr_t tfuncs[64];	  /* entry functions known to be named */
 	_Atomic unsigned tgen;	  /* the trace generation acknowledged */
 	struct epoll_event events[GREEN_POLL_EVENTS]; /* green__netpoll's */
@@ -514,6 +517,8 @@ void green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
 			uint64_t a2);
 void green__trace_create(const struct green_task *t, uint64_t parent);
 void green__trace_start(uint64_t id);
+void green__trace_park(uint64_t id, uint64_t reason);
+void green__trace_ready(uint64_t id, uint64_t by, uint64_t worker);
 void green__fn_name(uintptr_t fn, char *buf, size_t len); /* elfsym.c */
 void green__trace_safepoint_slow(struct green_worker *w);
 int green__trace_init(struct green_rt *rt, const green_config_t *cfg);

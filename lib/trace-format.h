@@ -1,5 +1,5 @@
 /*
- * trace-format.h - the green-trace file format, version 2: shared by the
+ * trace-format.h - the green-trace file format, version 3: shared by the
  * recorder in libgreen (trace.c) and the green-trace reader (tools/).
  * The normative description is green-trace(5); this header only names its
  * constants.
@@ -25,7 +25,8 @@
  *    12  u64      base: CLOCK_MONOTONIC ns that the first event's delta is
  *                 counted from
  *
- * Within a block every event is: one type byte, an unsigned LEB128 delta
+ * Within a block every event is: one type byte (since version 3 its high
+ * bit may be GT_SWITCHED, see there), an unsigned LEB128 delta
  * in ns from the previous event of the block (the first: from base), then
  * the type's arguments, each an unsigned LEB128 varint ("u") or a string
  * ("s": a varint length <= 4096, then that many bytes, no NUL).  The
@@ -38,9 +39,10 @@
 #define GREEN_TRACE_FORMAT_H
 
 #define GREEN_TRACE_MAGIC "GRNTRACE"
-#define GREEN_TRACE_VERSION 2u
+#define GREEN_TRACE_VERSION 3u
 /* the oldest version a reader still reads (1: CREATE is followed by its
- * own READY event; since 2 a CREATE also means READY, see GT_CREATE) */
+ * own READY event; since 2 a CREATE also means READY, see GT_CREATE;
+ * since 3 the compact events below and GT_SWITCHED) */
 #define GREEN_TRACE_VERSION_MIN 1u
 #define GREEN_TRACE_HEADER_SIZE 32u
 #define GREEN_TRACE_BLOCK_MAGIC 0x4b4c4247u /* "GBLK" as little-endian u32 */
@@ -87,8 +89,28 @@ enum green_trace_event {
 	GT_FUNC = 14,
 	/* events were lost (a buffer could not be had): count */
 	GT_LOST = 15,
-	GT_EVENT_MAX = 15,
+	GT_EVENT_MAX_V2 = 15,
+	/*
+	 * Since version 3, compact forms of the two commonest events, for a
+	 * worker's running task: the task of this block's worker's last
+	 * START, if no PARK, YIELD, EXIT or LOST of this source has come
+	 * since (the reader reports the full events).
+	 */
+	/* the running task parks: reason (PARK: id = the running task) */
+	GT_PARK_RUNNING = 16,
+	/* the running task made task id runnable: id (READY: by the running
+	 * task, on this block's worker) */
+	GT_READY_BY_RUNNING = 17,
+	GT_EVENT_MAX = 17,
 };
+
+/*
+ * Since version 3, a stop (GT_YIELD, GT_PARK, GT_PARK_RUNNING, GT_EXIT)
+ * whose type byte has this bit has one more varint after its arguments:
+ * the id of the task that starts on this block's worker at the same time
+ * (the reader reports that START after the stop).
+ */
+#define GT_SWITCHED 0x80u
 
 /* GT_PARK reasons */
 enum green_trace_why {

@@ -17,6 +17,11 @@
  * idle workers), and the stopper waits for every worker's
  * acknowledgement before the writer drains and the file is closed.
  *
+ * Compact events (format version 3): a worker remembers which task the
+ * reader will know to be running (its last recorded START), writes PARK
+ * and READY by that task without naming it, and joins a START to the stop
+ * just before it (event_put, start_write).
+ *
  * Time: the TSC, converted to CLOCK_MONOTONIC nanoseconds with a factor
  * measured at start (constant_tsc machines; otherwise clock_gettime).
  * Timestamps never go backwards within a buffer (a thread that moves to
@@ -387,6 +392,7 @@ worker_refill(struct green_tracer *tr, struct green_worker *w)
 	buf_queue(tr, b);
 	w->tbuf = b = buf_get(tr, w->id);
 	green__unlock(&tr->lock);
+	w->tstop_buf = NULL;
 	if (b != NULL && w->tlost != 0) {
 		uint8_t *p = event_begin(tr, b, GT_LOST);
 		p = put_u(p, w->tlost);
@@ -457,8 +463,12 @@ event_buf(struct green_tracer **trp, struct green_worker **wp)
 	tr = *trp = atomic_load_explicit(&tracer, memory_order_acquire);
 	if (tr == NULL)
 		return NULL;
-	if ((b = worker_buf(tr, w)) == NULL)
+	if ((b = worker_buf(tr, w)) == NULL) {
+		/* the reader cannot know what runs until the next START */
 		w->tlost++;
+		w->trun = 0;
+		w->tstop_buf = NULL;
+	}
 	return b;
 }
 
@@ -499,18 +509,46 @@ fast_buf(struct green_worker *w, struct green_tracer **trp)
 	return b;
 }
 
+/*
+ * What the reader will know of worker w after an event of type was
+ * written to b at offset at: the running task (w->trun, for the compact
+ * events), and where the last stop is, which the next START may join
+ * (w->tstop_*).  The reader follows the same rules (tools/green-trace).
+ */
+static ALWAYS_INLINE void
+event_noted(struct green_worker *w, struct green_tbuf *b, int type,
+	    uint32_t at, uint64_t a0)
+{
+	switch (type) {
+	case GT_START:
+		w->trun = a0;
+		w->tstop_buf = NULL;
+		break;
+	case GT_PARK:
+	case GT_PARK_RUNNING:
+	case GT_YIELD:
+	case GT_EXIT:
+		/* a stop is followed at once by the next task's start: one
+		 * clock read serves both (green__trace_start) */
+		w->trun = 0;
+		w->tswitch = b->last;
+		w->tstop_buf = b;
+		w->tstop_at = at;
+		w->tstop_end = b->len;
+		break;
+	default:
+		break;
+	}
+}
+
 /* Write an event with up to three arguments to b at time now. */
 static ALWAYS_INLINE void
 event_write(struct green_worker *w, struct green_tbuf *b, int type,
 	    uint64_t now, int nargs, uint64_t a0, uint64_t a1, uint64_t a2)
 {
+	uint32_t at = b->len;
 	uint8_t *p = event_begin_at(b, type, now);
 
-	/* a stop is followed at once by the next task's start: one clock
-	 * read serves both (green__trace_start) */
-	if (w != NULL &&
-	    (type == GT_PARK || type == GT_YIELD || type == GT_EXIT))
-		w->tswitch = b->last;
 	if (nargs > 0)
 		p = put_u(p, a0);
 	if (nargs > 1)
@@ -519,6 +557,29 @@ event_write(struct green_worker *w, struct green_tbuf *b, int type,
 		p = put_u(p, a2);
 	b->len = (uint32_t)(p - b->data);
 	buf_prefetch(b);
+	if (w != NULL)
+		event_noted(w, b, type, at, a0);
+}
+
+/*
+ * Write an event in its compact form where it has one: PARK and READY by
+ * the task the reader knows to be running on w (trace-format.h).
+ */
+static ALWAYS_INLINE void
+event_put(struct green_worker *w, struct green_tbuf *b, int type,
+	  uint64_t now, int nargs, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	if (w != NULL && w->trun != 0) {
+		if (type == GT_PARK && a0 == w->trun) {
+			event_write(w, b, GT_PARK_RUNNING, now, 1, a1, 0, 0);
+			return;
+		}
+		if (type == GT_READY && a1 == w->trun && a2 == w->id) {
+			event_write(w, b, GT_READY_BY_RUNNING, now, 1, a0, 0, 0);
+			return;
+		}
+	}
+	event_write(w, b, type, now, nargs, a0, a1, a2);
 }
 
 static __attribute__((noinline)) void
@@ -530,7 +591,7 @@ event_slow(int type, int nargs, uint64_t a0, uint64_t a1, uint64_t a2)
 
 	if (b == NULL)
 		return;
-	event_write(w, b, type, trace_now(tr), nargs, a0, a1, a2);
+	event_put(w, b, type, trace_now(tr), nargs, a0, a1, a2);
 	if (w == NULL)
 		other_unlock();
 }
@@ -546,22 +607,70 @@ green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
 	if (b == NULL)
 		event_slow(type, nargs, a0, a1, a2);
 	else
-		event_write(w, b, type, tsc_now(tr), nargs, a0, a1, a2);
+		event_put(w, b, type, tsc_now(tr), nargs, a0, a1, a2);
 }
 
-/* Write START of task id to worker w's buffer b; now: the clock, read
- * only when the switch did not come from a recorded stop. */
+/* The commonest events, with their type known here (the compiler folds
+ * event_put for each). */
+GREEN_NO_SPLIT void
+green__trace_park(uint64_t id, uint64_t reason)
+{
+	struct green_worker *w = green__worker();
+	struct green_tracer *tr;
+	struct green_tbuf *b = fast_buf(w, &tr);
+
+	if (b == NULL)
+		event_slow(GT_PARK, 2, id, reason, 0);
+	else
+		event_put(w, b, GT_PARK, tsc_now(tr), 2, id, reason, 0);
+}
+
+GREEN_NO_SPLIT void
+green__trace_ready(uint64_t id, uint64_t by, uint64_t worker)
+{
+	struct green_worker *w = green__worker();
+	struct green_tracer *tr;
+	struct green_tbuf *b = fast_buf(w, &tr);
+
+	if (b == NULL)
+		event_slow(GT_READY, 3, id, by, worker);
+	else
+		event_put(w, b, GT_READY, tsc_now(tr), 3, id, by, worker);
+}
+
+/* Whether a START on w's buffer b can join the stop just written (no
+ * event since): its type byte gains GT_SWITCHED and the id follows. */
+static ALWAYS_INLINE bool
+start_joins_stop(const struct green_worker *w, const struct green_tbuf *b)
+{
+	return w->tstop_buf == b && w->tstop_end == b->len;
+}
+
+/* Write START of task id to worker w's buffer b, joined to the stop just
+ * written if there is one, else as an event of its own at that stop's
+ * time, or now (the clock read only then: by the TSC when tsc, else by
+ * trace_now). */
 static ALWAYS_INLINE void
 start_write(struct green_worker *w, struct green_tbuf *b, uint64_t id,
-	    uint64_t now)
+	    const struct green_tracer *tr, bool tsc)
 {
 	uint8_t *p;
 
-	w->tswitch = 0;
-	p = event_begin_at(b, GT_START, now);
-	p = put_u(p, id);
+	if (start_joins_stop(w, b)) {
+		b->data[w->tstop_at] |= GT_SWITCHED;
+		p = put_u(b->data + b->len, id);
+	} else {
+		uint64_t now = w->tswitch;
+
+		if (now == 0)
+			now = tsc ? tsc_now(tr) : trace_now(tr);
+		p = put_u(event_begin_at(b, GT_START, now), id);
+	}
 	b->len = (uint32_t)(p - b->data);
 	buf_prefetch(b);
+	w->tswitch = 0;
+	w->tstop_buf = NULL;
+	w->trun = id;
 }
 
 static __attribute__((noinline)) void
@@ -573,7 +682,7 @@ start_slow(uint64_t id)
 
 	if (b == NULL)
 		return;
-	start_write(w, b, id, w->tswitch != 0 ? w->tswitch : trace_now(tr));
+	start_write(w, b, id, tr, false);
 }
 
 /*
@@ -592,8 +701,7 @@ green__trace_start(uint64_t id)
 	if (b == NULL)
 		start_slow(id);
 	else
-		start_write(w, b, id,
-			    w->tswitch != 0 ? w->tswitch : tsc_now(tr));
+		start_write(w, b, id, tr, true);
 }
 
 /* Under tr->lock: whether fn is newly seen (and so must be named). */
@@ -712,6 +820,8 @@ green__trace_safepoint_slow(struct green_worker *w)
 	}
 	w->tbuf = NULL;
 	w->tswitch = 0;
+	w->trun = 0;
+	w->tstop_buf = NULL;
 	w->tlost = 0; /* counted in the trace that lost them, or never */
 	for (size_t i = 0; i < sizeof(w->tfuncs) / sizeof(w->tfuncs[0]); i++)
 		w->tfuncs[i] = 0;

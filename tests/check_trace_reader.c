@@ -123,6 +123,7 @@ struct expect {
 	uint64_t arg[3];
 	const char *str;
 	const void *blk; /* the block being written; NULL once placed */
+	size_t seq;	 /* order of writing: events at one time and offset */
 };
 
 #define MAX_EXPECT 512
@@ -160,6 +161,7 @@ ev(struct blk *k, unsigned type, uint64_t ts, const char *fmt, ...)
 	e->source = k->source;
 	e->type = (uint8_t)type;
 	e->blk = k;
+	e->seq = nexpect;
 	put_u8(&k->ev, type);
 	put_varint(&k->ev, ts - k->last);
 	k->last = ts;
@@ -227,6 +229,7 @@ e_create(struct blk *k, uint64_t ts, uint64_t id, uint64_t fn, const char *n)
 	NEED(nexpect < MAX_EXPECT);
 	e = &expect[nexpect++];
 	*e = expect[nexpect - 2];
+	e->seq = nexpect - 1;
 	e->type = GT_READY;
 	e->nargs = 3;
 	e->arg[0] = id;
@@ -339,7 +342,9 @@ by_time(const void *a, const void *b)
 
 	if (x->ts != y->ts)
 		return x->ts < y->ts ? -1 : 1;
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 static struct gt_input
@@ -477,6 +482,109 @@ END_TEST
 START_TEST(test_version_1_sequence)
 {
 	check_handcrafted(1);
+}
+END_TEST
+
+/* --- version 3's compact events -------------------------------------------- */
+
+/* Write an event as raw bytes: the type byte as given (compact types,
+ * GT_SWITCHED), the delta, n varints; no expectation.  Returns the
+ * event's offset in the block's payload. */
+static size_t
+wire(struct blk *k, unsigned type_byte, uint64_t ts, int n, ...)
+{
+	size_t at = k->ev.n;
+	va_list ap;
+
+	NEED(ts >= k->last);
+	put_u8(&k->ev, type_byte);
+	put_varint(&k->ev, ts - k->last);
+	k->last = ts;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		put_varint(&k->ev, va_arg(ap, uint64_t));
+	va_end(ap);
+	return at;
+}
+
+/* Expect the event type(args) at time ts from the record at payload
+ * offset at of block k. */
+static void
+want(struct blk *k, size_t at, unsigned type, uint64_t ts, int n, ...)
+{
+	struct expect *e = &expect[nexpect];
+	va_list ap;
+
+	NEED(nexpect < MAX_EXPECT);
+	memset(e, 0, sizeof(*e));
+	e->ts = ts;
+	e->offset = at;
+	e->source = k->source;
+	e->type = (uint8_t)type;
+	e->blk = k;
+	e->seq = nexpect;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		e->arg[e->nargs++] = va_arg(ap, uint64_t);
+	va_end(ap);
+	nexpect++;
+}
+
+/*
+ * One worker's compact events over two blocks (the running task carries
+ * over), every stop kind with a START joined to it, and a loss, read back
+ * as the full events a version 2 file would hold.
+ */
+static void
+compact(struct buf *f)
+{
+	struct blk a, b;
+	size_t at;
+
+	nexpect = 0;
+	put_header(f, 3, GREEN_TRACE_HEADER_SIZE, 1);
+	blk_begin(&a, 0, T0);
+	at = wire(&a, GT_START, T0 + 10, 1, U(1));
+	want(&a, at, GT_START, T0 + 10, 1, U(1));
+	at = wire(&a, GT_READY_BY_RUNNING, T0 + 20, 1, U(2));
+	want(&a, at, GT_READY, T0 + 20, 3, U(2), U(1), U(0));
+	at = wire(&a, GT_PARK_RUNNING | GT_SWITCHED, T0 + 30, 2,
+		  U(GT_WHY_CHAN_RECV), U(2));
+	want(&a, at, GT_PARK, T0 + 30, 2, U(1), U(GT_WHY_CHAN_RECV));
+	want(&a, at, GT_START, T0 + 30, 1, U(2));
+	at = wire(&a, GT_READY_BY_RUNNING, T0 + 40, 1, U(1));
+	want(&a, at, GT_READY, T0 + 40, 3, U(1), U(2), U(0));
+	blk_end(f, &a);
+
+	blk_begin(&b, 0, T0 + 50);
+	at = wire(&b, GT_EXIT | GT_SWITCHED, T0 + 60, 2, U(2), U(1));
+	want(&b, at, GT_EXIT, T0 + 60, 1, U(2));
+	want(&b, at, GT_START, T0 + 60, 1, U(1));
+	at = wire(&b, GT_YIELD | GT_SWITCHED, T0 + 70, 2, U(1), U(300));
+	want(&b, at, GT_YIELD, T0 + 70, 1, U(1));
+	want(&b, at, GT_START, T0 + 70, 1, U(300));
+	at = wire(&b, GT_PARK | GT_SWITCHED, T0 + 80, 3, U(300),
+		  U(GT_WHY_SLEEP), U(1));
+	want(&b, at, GT_PARK, T0 + 80, 2, U(300), U(GT_WHY_SLEEP));
+	want(&b, at, GT_START, T0 + 80, 1, U(1));
+	at = wire(&b, GT_LOST, T0 + 90, 1, U(5));
+	want(&b, at, GT_LOST, T0 + 90, 1, U(5));
+	at = wire(&b, GT_START, T0 + 100, 1, U(4));
+	want(&b, at, GT_START, T0 + 100, 1, U(4));
+	at = wire(&b, GT_PARK_RUNNING, T0 + 110, 1, U(GT_WHY_MUTEX));
+	want(&b, at, GT_PARK, T0 + 110, 2, U(4), U(GT_WHY_MUTEX));
+	blk_end(f, &b);
+}
+
+START_TEST(test_compact_events)
+{
+	struct buf f = {0};
+	struct gt_input in;
+
+	compact(&f);
+	in = mem(&f);
+	check_sequence(&in);
+	free(f.p);
 }
 END_TEST
 
@@ -1057,7 +1165,7 @@ START_TEST(test_bad_header)
 	check_bad(&f, "magic.bin", "bad magic", 0);
 	f.n = 0;
 	put_header(&f, GREEN_TRACE_VERSION + 1, GREEN_TRACE_HEADER_SIZE, 2);
-	check_bad(&f, "version.bin", "unsupported version 3", 8);
+	check_bad(&f, "version.bin", "unsupported version 4", 8);
 	f.n = 0;
 	put_header(&f, 0, GREEN_TRACE_HEADER_SIZE, 2);
 	check_bad(&f, "version0.bin", "unsupported version 0", 8);
@@ -1143,6 +1251,56 @@ START_TEST(test_bad_events)
 	put(&f, "\x02\x00\x01\x04\x05\x01", 6);
 	check_bad(&f, "event-end.bin", "event runs past the end of its block", 55);
 	free(f.p);
+}
+END_TEST
+
+/* A bad file of one block of the given events, from version on. */
+static void
+check_bad_events(uint32_t version, uint32_t source, const char *events,
+		 size_t len, const char *file, const char *what,
+		 uint64_t offset)
+{
+	struct buf f = {0};
+
+	put_header(&f, version, GREEN_TRACE_HEADER_SIZE, 2);
+	put_u32(&f, GREEN_TRACE_BLOCK_MAGIC);
+	put_u32(&f, (uint32_t)len);
+	put_u32(&f, source);
+	put_u64(&f, T0);
+	put(&f, events, len);
+	check_bad(&f, file, what, offset);
+	free(f.p);
+}
+
+/* Version 3's compact events need a running task; only stops switch, and
+ * to a task; version 2 knows neither.  Events start at byte 52. */
+START_TEST(test_bad_compact)
+{
+	const char *none = "no task is known to run on this source";
+
+	check_bad_events(3, 0, "\x10\x00\x04", 3, "park-first.bin", none, 52);
+	/* START 1, PARK 1 (no switch), READY_BY_RUNNING */
+	check_bad_events(3, 0, "\x02\x00\x01\x04\x00\x01\x04\x11\x00\x02", 10,
+			 "after-stop.bin", none, 59);
+	/* START 1, LOST, READY_BY_RUNNING */
+	check_bad_events(3, 0, "\x02\x00\x01\x0f\x00\x01\x11\x00\x02", 9,
+			 "after-lost.bin", none, 58);
+	check_bad_events(3, GREEN_TRACE_SOURCE_OTHER, "\x11\x00\x02", 3,
+			 "other.bin", none, 52);
+	/* START 1, READY with the switch bit */
+	check_bad_events(3, 0, "\x02\x00\x01\x86\x00\x02\x01\x00\x05", 9,
+			 "switch-ready.bin",
+			 "a ready event cannot switch to another task", 55);
+	/* START 1, PARK_RUNNING switching to task 0 */
+	check_bad_events(3, 0, "\x02\x00\x01\x90\x00\x04\x00", 7,
+			 "switch-0.bin", "switch to task id 0", 58);
+	/* START 1, PARK_RUNNING switching, its id cut off by the block end */
+	check_bad_events(3, 0, "\x02\x00\x01\x90\x00\x04", 6,
+			 "switch-end.bin", "event runs past the end of its block", 55);
+	check_bad_events(2, 0, "\x10\x00\x04", 3, "v2-compact.bin",
+			 "unknown event type 16", 52);
+	check_bad_events(2, 0, "\x02\x00\x01\x84\x00\x01\x04\x02", 8,
+			 "v2-switch.bin", "unknown event type 132", 55);
 }
 END_TEST
 
@@ -1281,6 +1439,10 @@ write_seeds(const char *dir)
 	interleaved(&f);
 	snprintf(path, sizeof(path), "%s/interleaved.bin", dir);
 	write_file(path, f.p, f.n);
+	f.n = 0;
+	compact(&f);
+	snprintf(path, sizeof(path), "%s/compact.bin", dir);
+	write_file(path, f.p, f.n);
 	free(f.p);
 	return 0;
 }
@@ -1313,6 +1475,7 @@ suite(void)
 	tcase_add_test(tc, test_merge_order);
 	tcase_add_test(tc, test_handcrafted_sequence);
 	tcase_add_test(tc, test_version_1_sequence);
+	tcase_add_test(tc, test_compact_events);
 	tcase_add_test(tc, test_large_blocks);
 	tcase_add_test(tc, test_empty_trace);
 	tcase_add_test(tc, test_summary_figures);
@@ -1325,6 +1488,7 @@ suite(void)
 	tcase_add_test(tc, test_bad_header);
 	tcase_add_test(tc, test_bad_blocks);
 	tcase_add_test(tc, test_bad_events);
+	tcase_add_test(tc, test_bad_compact);
 	tcase_add_test(tc, test_bad_time);
 	tcase_add_test(tc, test_truncation_sweep);
 	tcase_add_test(tc, test_hist_precision);

@@ -52,6 +52,8 @@ struct source {
 	uint64_t ts;		 /* time of the last event decoded */
 	bool have_ts;
 	bool ready_next; /* head is a CREATE that also means READY (v2) */
+	uint64_t start_next; /* head is a stop followed by this START (v3) */
+	uint64_t running;    /* the task of the last START, until it stops */
 	struct gt_event head;
 };
 
@@ -80,6 +82,7 @@ static const char *const layout[GT_EVENT_MAX + 1] = {
 	[GT_STEAL] = "uu",	 [GT_WORKER_PARK] = "",	 [GT_WORKER_UNPARK] = "",
 	[GT_NETPOLL_WAIT] = "u", [GT_NETPOLL_WAKE] = "u", [GT_OFFLOAD_BEGIN] = "u",
 	[GT_OFFLOAD_END] = "u",	 [GT_FUNC] = "us",	 [GT_LOST] = "u",
+	[GT_PARK_RUNNING] = "u", [GT_READY_BY_RUNNING] = "u",
 };
 
 static const char *const event_names[GT_EVENT_MAX + 1] = {
@@ -98,6 +101,8 @@ static const char *const event_names[GT_EVENT_MAX + 1] = {
 	[GT_OFFLOAD_END] = "offload-end",
 	[GT_FUNC] = "func",
 	[GT_LOST] = "lost",
+	[GT_PARK_RUNNING] = "park-running",
+	[GT_READY_BY_RUNNING] = "ready-by-running",
 };
 
 static const char *const why_names[GT_WHY_MAX + 1] = {
@@ -579,13 +584,68 @@ decode_args(struct cursor *c, struct gt_event *ev)
 	return 0;
 }
 
+/* The event types a file of the reader's version may hold. */
+static unsigned
+type_max(const struct gt_reader *r)
+{
+	return r->hdr.version >= 3 ? GT_EVENT_MAX : GT_EVENT_MAX_V2;
+}
+
+static bool
+is_stop(unsigned type)
+{
+	return type == GT_YIELD || type == GT_PARK || type == GT_PARK_RUNNING ||
+	       type == GT_EXIT;
+}
+
+/* Turn a compact event (version 3) into the full one, with the task that
+ * runs on the source (trace-format.h). */
+static int
+expand_compact(struct gt_reader *r, struct source *s, struct gt_event *ev)
+{
+	uint64_t a0 = ev->arg[0];
+
+	if (ev->type != GT_PARK_RUNNING && ev->type != GT_READY_BY_RUNNING)
+		return 0;
+	if (s->running == 0)
+		return fail_at(r, ev->offset,
+			       "%s event, but no task is known to run on "
+			       "this source",
+			       gt_event_name(ev->type));
+	if (ev->type == GT_PARK_RUNNING) {
+		ev->type = GT_PARK;
+		ev->nargs = 2;
+		ev->arg[0] = s->running;
+		ev->arg[1] = a0;
+	} else {
+		ev->type = GT_READY;
+		ev->nargs = 3;
+		ev->arg[1] = s->running;
+		ev->arg[2] = s->id;
+	}
+	return 0;
+}
+
+/* Follow the task running on the source: a START names it, a stop or a
+ * loss makes it unknown. */
+static void
+track_running(struct source *s, const struct gt_event *ev)
+{
+	if (ev->type == GT_START)
+		s->running = ev->arg[0];
+	else if (is_stop(ev->type) || ev->type == GT_LOST)
+		s->running = 0;
+}
+
 /* Decode the event at the window position into s->head. */
 static int
 decode(struct gt_reader *r, struct source *s)
 {
 	struct gt_event *ev = &s->head;
 	struct cursor c = {.r = r, .s = s};
-	uint64_t delta, doff, ts;
+	uint64_t delta, doff, ts, next = 0;
+	unsigned raw;
+	bool switched;
 
 	if (fill(r, s, EVENT_BYTES_MAX) != 0)
 		return -1;
@@ -596,9 +656,16 @@ decode(struct gt_reader *r, struct source *s)
 	memset(ev, 0, sizeof(*ev));
 	ev->offset = c.evoff;
 	ev->source = s->id;
-	ev->type = *c.p++;
-	if (ev->type == 0 || ev->type > GT_EVENT_MAX)
-		return fail_at(r, c.evoff, "unknown event type %u", ev->type);
+	raw = *c.p++;
+	switched = r->hdr.version >= 3 && (raw & GT_SWITCHED) != 0;
+	ev->type = (uint8_t)(switched ? raw & ~GT_SWITCHED : raw);
+	if (ev->type == 0 || ev->type > type_max(r))
+		return fail_at(r, c.evoff, "unknown event type %u", raw);
+	if (switched && !is_stop(ev->type))
+		return fail_at(r, c.evoff,
+			       "a %s event cannot switch to another task "
+			       "(type byte %u)",
+			       gt_event_name(ev->type), raw);
 	doff = cur_off(&c);
 	if (varint(&c, &delta) != 0)
 		return -1;
@@ -607,6 +674,14 @@ decode(struct gt_reader *r, struct source *s)
 	ev->ts = ts + delta;
 	if (decode_args(&c, ev) != 0)
 		return -1;
+	if (switched) {
+		uint64_t noff = cur_off(&c);
+
+		if (varint(&c, &next) != 0)
+			return -1;
+		if (next == 0)
+			return fail_at(r, noff, "switch to task id 0");
+	}
 	if (s->have_ts && ev->ts < s->ts)
 		return fail_at(r, c.evoff,
 			       "time goes backwards by %" PRIu64
@@ -614,10 +689,31 @@ decode(struct gt_reader *r, struct source *s)
 			       s->ts - ev->ts,
 			       s->id == GREEN_TRACE_SOURCE_OTHER ? "other"
 								 : "worker");
+	if (expand_compact(r, s, ev) != 0)
+		return -1;
+	track_running(s, ev);
+	if (next != 0)
+		s->running = next;
+	s->start_next = next;
 	s->ts = ev->ts;
 	s->have_ts = true;
 	s->wpos = (size_t)(c.p - s->win);
 	return 0;
+}
+
+/* Since version 3 a stop may carry the START that follows it: turn
+ * s->head, the stop just returned, into that START (same time and
+ * offset). */
+static void
+start_after_switch(struct source *s)
+{
+	struct gt_event *ev = &s->head;
+
+	memset(ev->arg, 0, sizeof(ev->arg));
+	ev->type = GT_START;
+	ev->nargs = 1;
+	ev->arg[0] = s->start_next;
+	s->start_next = 0;
 }
 
 /* Since version 2 a CREATE means READY too: turn s->head, the CREATE just
@@ -646,6 +742,10 @@ advance(struct gt_reader *r, struct source *s)
 {
 	if (s->ready_next) {
 		ready_after_create(s);
+		return 1;
+	}
+	if (s->start_next != 0) {
+		start_after_switch(s);
 		return 1;
 	}
 	for (;;) {
