@@ -517,8 +517,6 @@ void green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
 			uint64_t a2);
 void green__trace_create(const struct green_task *t, uint64_t parent);
 void green__trace_start(uint64_t id);
-void green__trace_park(uint64_t id, uint64_t reason);
-void green__trace_ready(uint64_t id, uint64_t by, uint64_t worker);
 void green__fn_name(uintptr_t fn, char *buf, size_t len); /* elfsym.c */
 void green__trace_safepoint_slow(struct green_worker *w);
 int green__trace_init(struct green_rt *rt, const green_config_t *cfg);

@@ -59,8 +59,7 @@ green__park(struct green_task *t, enum green_wait reason, const void *obj,
 		if (unlock != NULL)
 			unlock(arg);
 	} else {
-		if (GREEN_TRACING())
-			green__trace_park(t->id, reason);
+		GREEN_TRACE(GT_PARK, 2, t->id, reason, 0);
 		green__schedule(green__worker(), t, green__after_park);
 	}
 	if (deadline >= 0)
@@ -176,12 +175,9 @@ green__ready(struct green_task *t)
 {
 	struct green_worker *w = green__worker();
 
-	if (GREEN_TRACING())
-		green__trace_ready(t->id,
-				   w != NULL && w->current != NULL
-					   ? w->current->id
-					   : 0,
-				   w != NULL ? w->id : GREEN_TRACE_SOURCE_OTHER);
+	GREEN_TRACE(GT_READY, 3, t->id,
+		    w != NULL && w->current != NULL ? w->current->id : 0,
+		    w != NULL ? w->id : GREEN_TRACE_SOURCE_OTHER);
 	if (w == NULL) {
 		green__globq_push(t, t, 1);
 		green__wake_worker();

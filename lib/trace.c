@@ -610,34 +610,6 @@ green__trace_event(int type, int nargs, uint64_t a0, uint64_t a1,
 		event_put(w, b, type, tsc_now(tr), nargs, a0, a1, a2);
 }
 
-/* The commonest events, with their type known here (the compiler folds
- * event_put for each). */
-GREEN_NO_SPLIT void
-green__trace_park(uint64_t id, uint64_t reason)
-{
-	struct green_worker *w = green__worker();
-	struct green_tracer *tr;
-	struct green_tbuf *b = fast_buf(w, &tr);
-
-	if (b == NULL)
-		event_slow(GT_PARK, 2, id, reason, 0);
-	else
-		event_put(w, b, GT_PARK, tsc_now(tr), 2, id, reason, 0);
-}
-
-GREEN_NO_SPLIT void
-green__trace_ready(uint64_t id, uint64_t by, uint64_t worker)
-{
-	struct green_worker *w = green__worker();
-	struct green_tracer *tr;
-	struct green_tbuf *b = fast_buf(w, &tr);
-
-	if (b == NULL)
-		event_slow(GT_READY, 3, id, by, worker);
-	else
-		event_put(w, b, GT_READY, tsc_now(tr), 3, id, by, worker);
-}
-
 /* Whether a START on w's buffer b can join the stop just written (no
  * event since): its type byte gains GT_SWITCHED and the id follows. */
 static ALWAYS_INLINE bool
