@@ -6,10 +6,28 @@
  *              runtime choose (GREEN_WORKERS, else one per CPU)
  *   -r ROUNDS  repeat the measurement ROUNDS times in one runtime, default 1
  *   -n N       the workload's size (iterations, tasks, fib argument)
+ *   -o         run the ordinary-C variant of the task functions (only the
+ *              programs that define BENCH_ORDINARY before including this
+ *              file have one; see below)
  * and prints, for every round, machine-readable lines
  *   RESULT <name> <value> <unit>
  * followed by one line for humans.  bench/run reads the RESULT lines; the
  * Go peers in bench/peers print the same names.
+ *
+ * The task functions of the benchmarks are written "helper style": libc is
+ * only called from the harness, from bench_fail() (bench_check()'s error
+ * path; a varargs function, so it stays out of line) and from libgreen's
+ * nosplit wrappers, so a task function keeps gcc's small split-stack
+ * prologue.  Real programs call
+ * fprintf, snprintf, malloc and memcpy from their task functions, and gold
+ * rewrites the prologue of a function that calls non-split code so that it
+ * demands far more free stack than its frame: "stc", which sends a small
+ * frame to __morestack_non_split, or for a large frame a limit lowered by
+ * --split-stack-adjust-size.  Such a task splits onto a new segment as it
+ * starts.  The ordinary-C variant (-o) measures that: the same tasks,
+ * channels and checks, with task functions that call libc directly as a C
+ * programmer writes them.  Its results carry the suffix "_oc"
+ * (bench_report()), so bench/run files both variants side by side.
  */
 #ifndef GREEN_BENCH_H
 #define GREEN_BENCH_H
@@ -17,6 +35,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +50,7 @@ struct bench_opts {
 	unsigned workers;	/* -w: passed to green_run() */
 	unsigned rounds;	/* -r: measurements printed */
 	long n;			/* -n: workload size */
+	bool ordinary;		/* -o: the ordinary-C task functions */
 };
 
 /*
@@ -81,16 +101,32 @@ bench_check(const struct bench_opts *o, int err, const char *call)
  */
 #define bench_opaque(v) __asm__ volatile("" : "+r"(v) : : "memory")
 
+/*
+ * A program with an ordinary-C variant defines BENCH_ORDINARY before it
+ * includes this file; the others refuse -o rather than ignore it.
+ */
+#ifdef BENCH_ORDINARY
+#define BENCH_OPTSTRING "w:r:n:oh"
+#define BENCH_USAGE_O " [-o]"
+#define BENCH_HELP_O                                                       \
+	"  -o          ordinary C: task functions that call libc directly "  \
+	"(results named *_oc)\n"
+#else
+#define BENCH_OPTSTRING "w:r:n:h"
+#define BENCH_USAGE_O ""
+#define BENCH_HELP_O ""
+#endif
+
 static inline void __attribute__((noreturn))
 bench_usage(const struct bench_opts *o, const char *n_help, int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: %s [-w WORKERS] [-r ROUNDS] [-n N]\n"
+		"usage: %s [-w WORKERS] [-r ROUNDS] [-n N]" BENCH_USAGE_O "\n"
 		"  -w WORKERS  worker threads (default 1; 0: the runtime's "
 		"default)\n"
 		"  -r ROUNDS   repeat the measurement, one result per round "
 		"(default 1)\n"
-		"  -n N        %s\n",
+		"  -n N        %s\n" BENCH_HELP_O,
 		o->prog, n_help);
 	exit(status);
 }
@@ -125,7 +161,8 @@ bench_parse(struct bench_opts *o, int argc, char **argv, long default_n,
 	o->workers = 1;
 	o->rounds = 1;
 	o->n = default_n;
-	while ((c = getopt(argc, argv, "w:r:n:h")) != -1) {
+	o->ordinary = false;
+	while ((c = getopt(argc, argv, BENCH_OPTSTRING)) != -1) {
 		switch (c) {
 		case 'w':
 			/* 1024 is green_init()'s own limit. */
@@ -138,6 +175,9 @@ bench_parse(struct bench_opts *o, int argc, char **argv, long default_n,
 			break;
 		case 'n':
 			o->n = bench_number(o, c, optarg, 1, LONG_MAX);
+			break;
+		case 'o':
+			o->ordinary = true;
 			break;
 		case 'h':
 			bench_usage(o, n_help, 0);
@@ -158,6 +198,27 @@ bench_result(const char *name, double value, const char *unit)
 {
 	printf("RESULT %s %.3f %s\n", name, value, unit);
 	fflush(stdout);
+}
+
+/*
+ * bench_result() for a program with an ordinary-C variant: under -o the
+ * name gets the suffix "_oc", so that bench/run files the variants apart.
+ */
+static inline void
+bench_report(const struct bench_opts *o, const char *name, double value,
+	     const char *unit)
+{
+	char full[64];
+
+	snprintf(full, sizeof(full), "%s%s", name, o->ordinary ? "_oc" : "");
+	bench_result(full, value, unit);
+}
+
+/* Which variant ran, for the line for humans. */
+static inline const char *
+bench_variant(const struct bench_opts *o)
+{
+	return o->ordinary ? " (ordinary C)" : "";
 }
 
 /* Runs fn(o) as the main task on o->workers workers. */

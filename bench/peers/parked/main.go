@@ -3,10 +3,14 @@
 // channel on which nothing is sent; closing it wakes them all. Each round
 // reports the time from the first "go" until a sync.WaitGroup, which every
 // goroutine marks done just before it blocks, reaches zero, divided by N; and
-// the resident memory per parked goroutine, (VmHWM - VmRSS at the start) / N
-// from /proc/self/status. It prints the same RESULT lines as the C program;
-// as there, VmHWM is a process-wide high-water mark, so bench/run runs one
-// round per process.
+// from /proc/self/status the memory per parked goroutine, ((VmHWM - VmRSS at
+// the start) + (VmPTE while all are parked - VmPTE at the start)) / N, page
+// tables included as on the C side; the page tables' share alone; and the
+// address space per goroutine, (VmSize while all are parked - VmSize at the
+// start) / N. It prints the same RESULT lines as the C program (which also
+// prints them with the suffix _oc for its ordinary-C variant; bench/run
+// compares this program with both); as there, VmHWM is a process-wide
+// high-water mark, so bench/run runs one round per process.
 package main
 
 import (
@@ -27,26 +31,40 @@ func fail(format string, a ...interface{}) {
 	os.Exit(1)
 }
 
-// procStatusBytes is the value of the "Vm...:" line key (with its colon) of
-// /proc/self/status, in bytes; the kernel counts it in kB (KiB).
-func procStatusBytes(key string) int64 {
+// vmStatus holds the lines of /proc/self/status a round reads, in bytes.
+type vmStatus struct {
+	rss, hwm, pte, size int64
+}
+
+// readVMStatus reads them in one pass, so that they describe one moment; the
+// kernel counts them in kB (KiB).
+func readVMStatus() vmStatus {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		fail("%v", err)
 	}
+	v := vmStatus{-1, -1, -1, -1}
+	fields := map[string]*int64{
+		"VmRSS:": &v.rss, "VmHWM:": &v.hwm, "VmPTE:": &v.pte, "VmSize:": &v.size,
+	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 3 && f[0] == key && f[2] == "kB" {
-			kib, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				fail("/proc/self/status: cannot parse %q", key)
-			}
-			return kib * 1024
+		if len(f) != 3 || f[2] != "kB" || fields[f[0]] == nil {
+			continue
+		}
+		kib, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			fail("/proc/self/status: cannot parse %q", f[0])
+		}
+		*fields[f[0]] = kib * 1024
+	}
+	for k, p := range fields {
+		if *p < 0 {
+			fail("/proc/self/status has no %q line", k)
 		}
 	}
-	fail("/proc/self/status has no %q line", key)
-	return 0
+	return v
 }
 
 func parked(ch <-chan struct{}, started, ended *sync.WaitGroup) {
@@ -73,7 +91,7 @@ func main() {
 		var started, ended sync.WaitGroup
 		ch := make(chan struct{})
 
-		base := procStatusBytes("VmRSS:")
+		base := readVMStatus()
 		t0 := time.Now()
 		// Counted before the goroutines start, as the C side does.
 		started.Add(*n)
@@ -83,17 +101,25 @@ func main() {
 		}
 		started.Wait()
 		el := time.Since(t0)
-		peak := procStatusBytes("VmHWM:")
+		// All parked: the page tables and mappings are at their peak.
+		peak := readVMStatus()
 		close(ch)
 		ended.Wait()
 
 		ns := float64(el.Nanoseconds()) / float64(*n)
-		perTask := float64(peak-base) / float64(*n)
+		pte := float64(peak.pte-base.pte) / float64(*n)
+		perTask := float64(peak.hwm-base.rss)/float64(*n) + pte
+		vm := float64(peak.size-base.size) / float64(*n)
 		fmt.Printf("RESULT parked_spawn_ns %.3f ns/task\n", ns)
 		fmt.Printf("RESULT parked_bytes %.3f B/task\n", perTask)
+		fmt.Printf("RESULT parked_pte_bytes %.3f B/task\n", pte)
+		fmt.Printf("RESULT parked_vm_bytes %.3f B/task\n", vm)
 		fmt.Printf("go parked: round %d/%d, GOMAXPROCS %d, %d goroutines parked: "+
-			"%.1f ms, %.1f ns/task; RSS %.1f -> peak %.1f MiB, %.0f B/task\n",
+			"%.1f ms, %.1f ns/task; RSS %.1f -> peak %.1f MiB, "+
+			"page tables %.1f -> %.1f MiB: %.0f B/task (%.0f of them page tables); "+
+			"VM %.0f B/task\n",
 			r, *rounds, *workers, *n, float64(el.Nanoseconds())/1e6, ns,
-			float64(base)/1048576, float64(peak)/1048576, perTask)
+			float64(base.rss)/1048576, float64(peak.hwm)/1048576,
+			float64(base.pte)/1048576, float64(peak.pte)/1048576, perTask, pte, vm)
 	}
 }
