@@ -55,6 +55,8 @@ typedef struct green_config {
 	const char *trace_path;	  /* trace from the start into this file
 				     (green_trace_start(3)); NULL: GREEN_TRACE */
 	unsigned offload_threads; /* green_offload pool; 0: default (16) */
+	size_t stack_max;	  /* most a segmented stack may grow to;
+				     0: default (1 GiB) */
 } green_config_t;
 
 /* Task attributes; zero-initialised fields mean "default". */
@@ -62,6 +64,8 @@ typedef struct green_attr {
 	int stack_kind;	  /* GREEN_STACK_*; 0: the runtime's default */
 	size_t stack_size; /* 0: the runtime's default */
 	const char *name;  /* copied; shown in diagnostics (31 chars kept) */
+	size_t stack_max;  /* most its segmented stack may grow to; 0: the
+			      runtime's (green_config_t.stack_max) */
 } green_attr_t;
 
 /* Runtime. */

@@ -58,18 +58,49 @@ in_overflow_zone(struct green_stack *s, uintptr_t addr)
 	       (lo < BELOW_GUARD_SLACK || addr >= lo - BELOW_GUARD_SLACK);
 }
 
-static void
-report_overflow(struct green_worker *w, struct green_task *t, void *addr)
+/* Whether addr is in (or just below) the guard page of the segment the
+ * thread runs on (splitstack.c): a call into non-split code outran it. */
+static bool
+in_segment_guard(uintptr_t addr)
 {
-	char fn[128], line[512];
+#ifdef GREEN_SPLIT_STACK
+	struct green_seg *s = green__ss_cur;
+	uintptr_t lo;
+
+	if (s == NULL)
+		return false;
+	lo = (uintptr_t)s->lo;
+	return addr < lo && lo - addr <= BELOW_GUARD_SLACK;
+#else
+	(void)addr;
+	return false;
+#endif
+}
+
+static void
+report_overflow(struct green_worker *w, struct green_task *t, void *addr,
+		bool segment)
+{
+	char fn[128], line[768];
 	int n;
 
 	green__describe_fn((void *)t->fn, fn, sizeof(fn));
-	n = snprintf(line, sizeof(line),
-		     "libgreen: task %llu \"%s\" (entry %s) overflowed its "
-		     "%zu-byte stack at %p on worker %u\n",
-		     (unsigned long long)t->id, t->name, fn, t->stack->size,
-		     addr, w->id);
+	if (segment)
+		n = snprintf(line, sizeof(line),
+			     "libgreen: task %llu \"%s\" (entry %s) overflowed "
+			     "a stack segment at %p on worker %u: a call into "
+			     "code built without -fsplit-stack used more than "
+			     "the %d bytes it is given (libgreen(7), STACKS)\n",
+			     (unsigned long long)t->id, t->name, fn, addr,
+			     w->id, GREEN_SS_NONSPLIT);
+	else
+		n = snprintf(line, sizeof(line),
+			     "libgreen: task %llu \"%s\" (entry %s) overflowed "
+			     "its %zu-byte fixed stack at %p on worker %u; it "
+			     "has a fixed stack because %s\n",
+			     (unsigned long long)t->id, t->name, fn,
+			     t->stack->size, addr, w->id,
+			     green__stack_why(t->stack_why));
 	if (n > 0)
 		(void)green__sys3(SYS_write, STDERR_FILENO, (long)line,
 			     (size_t)n < sizeof(line) ? (size_t)n
@@ -121,9 +152,10 @@ on_fault(int sig, siginfo_t *si, void *uc)
 	    (sig == SIGSEGV || sig == SIGBUS)) {
 		ucontext_t *ctx = uc;
 		uintptr_t sp = (uintptr_t)ctx->uc_mcontext.gregs[REG_RSP];
-		if (in_overflow_zone(t->stack, (uintptr_t)si->si_addr) ||
+		bool seg = in_segment_guard((uintptr_t)si->si_addr);
+		if (seg || in_overflow_zone(t->stack, (uintptr_t)si->si_addr) ||
 		    in_overflow_zone(t->stack, sp)) {
-			report_overflow(w, t, si->si_addr);
+			report_overflow(w, t, si->si_addr, seg);
 			signal(SIGABRT, SIG_DFL);
 			abort();
 		}

@@ -29,6 +29,8 @@
 #define GREEN_MIN_SEGMENT ((size_t)1 << 10)
 #define GREEN_DEFAULT_SEGMENT ((size_t)2 << 10)
 #define GREEN_POOLED_SEGMENT ((size_t)64 << 10) /* larger: mapped alone */
+/* The most a segmented stack may grow to (stack_max), as Go's default. */
+#define GREEN_DEFAULT_STACK_MAX ((size_t)1 << 30)
 #define GREEN_TASK_MAGIC 0x6772656eU /* "gren": a live or ended task */
 #define GREEN_TASK_FREED 0x64656164U /* "dead": recycled task struct */
 
@@ -90,20 +92,36 @@ void green__stack_global_drain(void);
 void green__stack_trim(void);
 void *green__stack_top(struct green_stack *s);
 size_t green__stack_guard(void);
-int green__stack_check(int kind, size_t size);
+int green__stack_check(int kind, size_t size, size_t max);
 size_t green__round_stack(size_t size);
 int green__stack_requested(int kind);
-int green__stack_kind(int kind, const void *entry);
+/* Why a task that asked for the default kind has a fixed stack. */
+enum green_stack_why {
+	GREEN_WHY_ASKED = 0, /* segmented, or fixed as asked */
+	GREEN_WHY_ENTRY,     /* entry function not split-stack code */
+	GREEN_WHY_LAZY,	     /* program bound lazily (no -z now) */
+	GREEN_WHY_FOREIGN,   /* libgcc's split-stack runtime linked */
+	GREEN_WHY_VALGRIND,  /* running under valgrind */
+	GREEN_WHY_BUILD,     /* built without split stacks */
+};
+int green__stack_kind(int kind, const void *entry,
+		      enum green_stack_why *why);
+const char *green__stack_why(enum green_stack_why why);
 bool green__under_valgrind(void);
 size_t green__stack_size(int kind, size_t size);
 /* Split-stack bookkeeping (splitstack.c); no-ops without split stacks. */
 void green__ss_prepare(struct green_worker *w, struct green_ctx *ctx,
 		       struct green_stack *s);
 void green__ss_chain_put(struct green_worker *w, struct green_ctx *ctx);
-void green__ss_worker_init(struct green_worker *w);
 void green__ss_worker_fini(struct green_worker *w);
+void green__ss_trim(size_t keep);
+void green__ss_idle(void);
 bool green__ss_entry_splits(const void *fn);
 bool green__ss_lazy_binding(void);
+bool green__ss_foreign_runtime(void);
+void *green__ss_grow(size_t frame, size_t argsize, const void *args);
+void green__ss_shrink(void);
+bool green__ss_unwind_to(uintptr_t sp);
 
 /* --- tasks (task.c) ------------------------------------------------------- */
 /* Why a task waits: shown in the deadlock report (and later in traces). */
@@ -156,7 +174,9 @@ struct green_task {
 	int64_t deadline;
 	size_t heap_index;	  /* position in the timer heap, or SIZE_MAX */
 	size_t stack_size;	  /* requested usable stack size */
+	size_t stack_max;	  /* most a segmented stack may grow to */
 	int stack_kind;		  /* GREEN_STACK_FIXED or _SEGMENTED */
+	enum green_stack_why stack_why; /* why fixed (overflow report) */
 	char name[32];		  /* copied from green_attr_t.name */
 };
 
@@ -277,7 +297,9 @@ struct green_worker {
 	_Atomic uint64_t nspawned, nexited;
 	void *altstack;		  /* sigaltstack memory */
 	size_t altstack_len;
-	void *ss_spare;		  /* libgcc segment chain lent to tasks */
+	struct green_seg *ss_free; /* pooled stack segments (splitstack.c) */
+	unsigned nss_free;
+	struct green_seg *ss_defer; /* unpooled segment left by a longjmp */
 	_Atomic bool polling;	  /* blocked in epoll_wait: kick by eventfd */
 	/* Tracing (trace.c), owner only but tgen. */
 	struct green_tbuf *tbuf;  /* this worker's event buffer */
@@ -291,45 +313,14 @@ struct green_worker {
 	struct epoll_event events[GREEN_POLL_EVENTS]; /* green__netpoll's */
 } __attribute__((aligned(64)));
 
-/*
- * The split-stack bookkeeping of every switch, inline (splitstack.c has
- * the rest): a context about to run that has no segment chain borrows the
- * worker's spare; a task that switched away standing on its first segment
- * gives its chain back.  Fixed stacks (a zero guard) never borrow.
- */
-static inline void
-green__ss_lend(struct green_worker *w, struct green_ctx *ctx)
-{
-#ifdef GREEN_SPLIT_STACK
-	if (ctx->ss.segments == NULL && ctx->ss.guard != NULL) {
-		ctx->ss.segments = w->ss_spare;
-		w->ss_spare = NULL;
-	}
-#else
-	(void)w, (void)ctx;
-#endif
-}
-
-static inline void
-green__ss_parked(struct green_worker *w, struct green_ctx *ctx)
-{
-#ifdef GREEN_SPLIT_STACK
-	if (ctx->ss.current == NULL && ctx->ss.segments != NULL &&
-	    w->ss_spare == NULL) {
-		w->ss_spare = ctx->ss.segments;
-		ctx->ss.segments = NULL;
-	}
-#else
-	(void)w, (void)ctx;
-#endif
-}
-
 struct green_rt {
 	unsigned nworkers;
 	struct green_worker *workers;
 	int stack_kind;		  /* default kind: FIXED or SEGMENTED */
 	size_t fixed_size;	  /* default fixed stack size */
 	size_t seg_size;	  /* default first-segment size (pooled) */
+	size_t stack_max;	  /* default stack_max */
+	enum green_stack_why stack_why; /* why the default kind is fixed */
 	/* Global run queue. */
 	pthread_mutex_t gq_lock;
 	struct green_task *gq_head, *gq_tail; /* under gq_lock */
@@ -378,6 +369,7 @@ struct green_rt {
 extern struct green_rt *green__rt;
 
 struct green_worker *green__worker(void);
+const void *green__entry_of(void *(*fn)(void *), void *arg);
 void green__wake_worker(void);
 void green__worker_kick(struct green_worker *w);
 void green__quiet_kick(struct green_rt *rt);

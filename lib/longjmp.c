@@ -1,22 +1,22 @@
 /*
  * longjmp.c - longjmp out of deep frames of a segmented stack.
  *
- * libgcc keeps the segment in use and the stack guard in thread-local words
- * that only __morestack and its return path update.  A longjmp from frames
- * on a later segment back to an earlier one leaves them describing the later
- * segment: the code that runs after the jump checks its stack against a
- * guard that belongs to another mapping, and may run off the bottom of a
- * small first segment into its neighbour.  libgcc repairs this for C++
- * exceptions only (the unwinder calls __generic_findstack).
+ * The segment in use and the stack guard are thread-local words that only
+ * __morestack and its return path update (splitstack.c).  A longjmp from
+ * frames on a later segment back to an earlier one skips those returns: the
+ * words would go on describing the later segment, the code that runs after
+ * the jump would check its stack against a guard in another mapping and
+ * could run off the bottom of a small first segment into its neighbour, and
+ * the skipped segments would never go back to the pool.
  *
  * So libgreen interposes longjmp, _longjmp, siglongjmp and __longjmp_chk
- * (the _FORTIFY_SOURCE variant): each finds the segment that holds the
- * target stack pointer, sets the words for it as __generic_findstack would,
- * then jumps with libc's own function.  Where the jump crosses segments,
- * __longjmp_chk's check (target above the current stack pointer) does not
- * hold for segments at unrelated addresses, so plain longjmp does the jump.
- * Threads and tasks with a zero guard (fixed stacks, the workers' loops)
- * are left alone.
+ * (the _FORTIFY_SOURCE variant): each gives back the segments above the one
+ * that holds the target stack pointer and restores that one's guard
+ * (green__ss_unwind_to), then jumps with libc's own function.  Where the
+ * jump crosses segments, __longjmp_chk's check (target above the current
+ * stack pointer) does not hold for segments at unrelated addresses, so
+ * plain longjmp does the jump.  Threads and tasks with no segment in use
+ * (fixed stacks, the workers' loops) are left alone.
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
@@ -31,13 +31,6 @@
 typedef void (*jump_fn)(struct __jmp_buf_tag *, int)
 	__attribute__((noreturn));
 
-/* The head of libgcc's struct stack_segment: 7 words, then the stack. */
-struct ss_segment {
-	struct ss_segment *prev, *next;
-	size_t size;
-	void *old_stack, *dynamic, *free_dynamic, *extra;
-};
-
 #define JB_RSP 6 /* glibc x86_64: the saved stack pointer's slot */
 
 /* glibc stores the stack pointer mangled: rol(sp ^ guard, 17), with the
@@ -49,36 +42,6 @@ saved_sp(struct __jmp_buf_tag *env)
 
 	__asm__("movq %%fs:0x30, %0" : "=r"(guard));
 	return ((v >> 17) | (v << 47)) ^ guard;
-}
-
-/* Point the split-stack words at the segment holding sp.  Returns whether
- * that is another segment than the current one. */
-static GREEN_NO_SPLIT bool
-resync(uintptr_t sp)
-{
-	struct ss_segment *cur = __morestack_current_segment, *s = cur;
-	char *guard;
-
-	if (green__ss_guard() == NULL)
-		return false;
-	for (; s != NULL; s = s->prev) {
-		uintptr_t lo = (uintptr_t)(s + 1);
-		if (sp > lo && sp <= lo + s->size)
-			break;
-	}
-	if (s == cur)
-		return false;
-	if (s != NULL) {
-		guard = (char *)(s + 1) + GREEN_SS_BACKOFF;
-	} else {
-		if (__morestack_initial_sp.sp == NULL)
-			return false;
-		guard = (char *)__morestack_initial_sp.sp -
-			__morestack_initial_sp.len + GREEN_SS_BACKOFF;
-	}
-	__morestack_current_segment = s;
-	green__ss_set_guard(guard);
-	return true;
 }
 
 static jump_fn
@@ -112,7 +75,7 @@ longjmp(struct __jmp_buf_tag env[1], int val)
 {
 	jump_fn fn = lookup(&libc_longjmp, "longjmp");
 
-	resync(saved_sp(env));
+	green__ss_unwind_to(saved_sp(env));
 	fn(env, val);
 }
 
@@ -121,7 +84,7 @@ _longjmp(struct __jmp_buf_tag env[1], int val)
 {
 	jump_fn fn = lookup(&libc__longjmp, "_longjmp");
 
-	resync(saved_sp(env));
+	green__ss_unwind_to(saved_sp(env));
 	fn(env, val);
 }
 
@@ -130,7 +93,7 @@ siglongjmp(struct __jmp_buf_tag env[1], int val)
 {
 	jump_fn fn = lookup(&libc_siglongjmp, "siglongjmp");
 
-	resync(saved_sp(env));
+	green__ss_unwind_to(saved_sp(env));
 	fn(env, val);
 }
 
@@ -143,7 +106,7 @@ __longjmp_chk(struct __jmp_buf_tag env[1], int val)
 	jump_fn chk = lookup(&libc_longjmp_chk, "__longjmp_chk");
 	jump_fn plain = lookup(&libc_siglongjmp, "siglongjmp");
 
-	if (resync(saved_sp(env)))
+	if (green__ss_unwind_to(saved_sp(env)))
 		plain(env, val); /* across segments: see the top of the file */
 	chk(env, val);
 }

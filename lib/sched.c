@@ -78,8 +78,6 @@ run_after(struct green_worker *w)
 
 	if (fn != NULL) {
 		w->after = NULL;
-		if (w->after_task != NULL && w->after_task->ctx.sp != NULL)
-			green__ss_parked(w, &w->after_task->ctx);
 		fn(w, w->after_task);
 	}
 	busy_poll(w);
@@ -103,10 +101,8 @@ green__sched_prepare(struct green_worker *w, struct green_task *next)
 {
 	struct green_stack *s;
 
-	if (next->ctx.sp != NULL) {
-		green__ss_lend(w, &next->ctx);
+	if (next->ctx.sp != NULL)
 		return;
-	}
 	s = green__stack_get(w, next->stack_kind, next->stack_size);
 	if (s == NULL)
 		stack_oom(next);
@@ -560,7 +556,6 @@ worker_loop(void *arg)
 
 	tls_worker = w;
 	green__diag_thread_init(w);
-	green__ss_worker_init(w);
 	sched_stack(w);
 	while ((t = find_runnable(w)) != NULL) {
 		GREEN_TRACE(GT_START, 1, t->id, 0, 0);
@@ -628,7 +623,8 @@ check_config(const green_config_t *cfg)
 
 	if (cfg == NULL)
 		return 0;
-	if ((err = green__stack_check(cfg->stack_kind, cfg->stack_size)))
+	if ((err = green__stack_check(cfg->stack_kind, cfg->stack_size,
+				      cfg->stack_max)))
 		return err;
 #if !GREEN_TRACE_BUILD
 	if (cfg->trace_path != NULL)
@@ -679,11 +675,22 @@ stack_defaults(struct green_rt *rt, const green_config_t *cfg)
 		rt->fixed_size = size;
 	else if (size != 0)
 		rt->seg_size = size;
+	rt->stack_max = cfg != NULL && cfg->stack_max != 0
+				? cfg->stack_max
+				: GREEN_DEFAULT_STACK_MAX;
+	rt->stack_why = GREEN_SPLIT_DEFAULT ? GREEN_WHY_ASKED : GREEN_WHY_BUILD;
 	/* a lazily bound program would overflow a first segment in the
-	 * dynamic linker (splitstack.c) */
+	 * dynamic linker; one with libgcc's __morestack cannot grow ours
+	 * (splitstack.c) */
 	if ((cfg == NULL || cfg->stack_kind == GREEN_STACK_DEFAULT) &&
-	    rt->stack_kind == GREEN_STACK_SEGMENTED && green__ss_lazy_binding())
-		rt->stack_kind = GREEN_STACK_FIXED;
+	    rt->stack_kind == GREEN_STACK_SEGMENTED) {
+		if (green__ss_foreign_runtime())
+			rt->stack_why = GREEN_WHY_FOREIGN;
+		else if (green__ss_lazy_binding())
+			rt->stack_why = GREEN_WHY_LAZY;
+		if (rt->stack_why != GREEN_WHY_ASKED)
+			rt->stack_kind = GREEN_STACK_FIXED;
+	}
 	rt->fixed_size = green__round_stack(rt->fixed_size);
 	rt->seg_size = (rt->seg_size + 63) & ~(size_t)63;
 }
@@ -876,6 +883,17 @@ struct run_main {
 	void *arg;
 };
 
+static void *run_main(void *p);
+
+/* The function whose code decides a task's stack kind: a task started by
+ * green_run runs the program's fn through run_main. */
+const void *
+green__entry_of(void *(*fn)(void *), void *arg)
+{
+	return fn == run_main ? (const void *)((struct run_main *)arg)->fn
+			      : (const void *)fn;
+}
+
 static void *
 run_main(void *p)
 {
@@ -896,8 +914,8 @@ green_run(void (*fn)(void *), void *arg, const green_config_t *cfg)
 		return -EINVAL;
 	if ((err = green_init(cfg)) != 0)
 		return err;
-	/* run_main calls fn: fn's code decides the kind, not run_main's */
-	attr.stack_kind = green__stack_kind(GREEN_STACK_DEFAULT, (const void *)fn);
+	/* run_main calls fn: fn's code decides the kind, not run_main's
+	 * (green__entry_of) */
 	err = green_spawn(NULL, &attr, run_main, &m);
 	if (err != 0) {
 		green_shutdown();

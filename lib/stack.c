@@ -85,9 +85,10 @@ struct green_region {
 	struct green_region *next;
 };
 
-/* A stack kind and size from green_config_t or green_attr_t: 0 or -E. */
+/* A stack kind, size and maximum from green_config_t or green_attr_t: 0
+ * or -E.  A maximum smaller than the stack itself cannot be met. */
 int
-green__stack_check(int kind, size_t size)
+green__stack_check(int kind, size_t size, size_t max)
 {
 	size_t min = GREEN_MIN_STACK;
 
@@ -110,6 +111,8 @@ green__stack_check(int kind, size_t size)
 	}
 	if (size != 0 && (size < min || size > GREEN_MAX_STACK))
 		return -EINVAL;
+	if (max != 0 && (max < min || (size != 0 && max < size)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -130,17 +133,56 @@ green__stack_requested(int kind)
 /*
  * The kind a task gets: the one asked for, except that an entry function
  * that is not split-stack code gets a fixed stack (on a small first
- * segment it could not grow), and under valgrind every task does.
+ * segment it could not grow), and under valgrind every task does.  *why
+ * (may be NULL) says why a task asked for the default got a fixed stack:
+ * its overflow report repeats it (diag.c).
  */
 int
-green__stack_kind(int kind, const void *entry)
+green__stack_kind(int kind, const void *entry, enum green_stack_why *why)
 {
+	struct green_rt *rt = green__rt;
+	enum green_stack_why w = GREEN_WHY_ASKED;
+
+	if (kind == GREEN_STACK_DEFAULT && rt != NULL)
+		w = rt->stack_why;
 	kind = green__stack_requested(kind);
-	if (kind == GREEN_STACK_SEGMENTED &&
-	    ((entry != NULL && !green__ss_entry_splits(entry)) ||
-	     green__under_valgrind()))
-		kind = GREEN_STACK_FIXED;
+	if (kind == GREEN_STACK_SEGMENTED) {
+		w = GREEN_WHY_ASKED;
+		if (entry != NULL && !green__ss_entry_splits(entry))
+			w = GREEN_WHY_ENTRY;
+		else if (green__under_valgrind())
+			w = GREEN_WHY_VALGRIND;
+		if (w != GREEN_WHY_ASKED)
+			kind = GREEN_STACK_FIXED;
+	}
+	if (why != NULL)
+		*why = w;
 	return kind;
+}
+
+const char *
+green__stack_why(enum green_stack_why why)
+{
+	switch (why) {
+	case GREEN_WHY_ENTRY:
+		return "its entry function was built without -fsplit-stack: "
+		       "compile with the flags of `pkg-config --cflags "
+		       "libgreen`";
+	case GREEN_WHY_LAZY:
+		return "the program binds symbols lazily: link with the flags "
+		       "of `pkg-config --libs libgreen` (-z now)";
+	case GREEN_WHY_FOREIGN:
+		return "the program has libgcc's __morestack: link with the "
+		       "flags of `pkg-config --libs libgreen` "
+		       "(-lgreen-morestack)";
+	case GREEN_WHY_VALGRIND:
+		return "valgrind cannot follow segmented stacks";
+	case GREEN_WHY_BUILD:
+		return "this libgreen was built without segmented stacks";
+	case GREEN_WHY_ASKED:
+		break;
+	}
+	return "a fixed stack was asked for (stack_kind)";
 }
 
 /* The usable size for a stack of kind, given a requested size or 0. */
@@ -379,6 +421,7 @@ green__stack_trim(void)
 		excess = s->next;
 		stack_unmap(s);
 	}
+	green__ss_idle();
 }
 
 void
@@ -401,4 +444,5 @@ green__stack_global_drain(void)
 	}
 	rt->free_segs = NULL;
 	rt->seg_cursor = rt->seg_end = NULL;
+	green__ss_trim(0);
 }

@@ -243,8 +243,12 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	t->wait_obj = NULL;
 	t->heap_index = SIZE_MAX;
 	/* a size asked for one kind means nothing for the other */
-	asked = green__stack_requested(attr != NULL ? attr->stack_kind : 0);
-	t->stack_kind = green__stack_kind(asked, (const void *)fn);
+	asked = attr != NULL ? attr->stack_kind : GREEN_STACK_DEFAULT;
+	t->stack_kind = green__stack_kind(asked, green__entry_of(fn, arg),
+					  &t->stack_why);
+	asked = green__stack_requested(asked);
+	t->stack_max = attr != NULL && attr->stack_max != 0 ? attr->stack_max
+							     : rt->stack_max;
 	t->stack_size = green__stack_size(
 		t->stack_kind, attr != NULL && t->stack_kind == asked
 				       ? attr->stack_size
@@ -267,7 +271,8 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 	if (fn == NULL)
 		return -EINVAL;
 	if (attr != NULL &&
-	    (err = green__stack_check(attr->stack_kind, attr->stack_size)))
+	    (err = green__stack_check(attr->stack_kind, attr->stack_size,
+				      attr->stack_max)))
 		return err;
 	if (rt == NULL || atomic_load(&rt->stopping))
 		return -EPERM;

@@ -242,6 +242,20 @@ overflow_entry(void *arg)
 	return (void *)(intptr_t)recurse(0);
 }
 
+/* Run child in a forked process that must end by SIGABRT; out gets its
+ * stderr. */
+static void
+fork_aborting_child(int (*child)(void *), void *arg, char *out)
+{
+	char st[64];
+	int status;
+
+	fork_child(child, arg, &status, out);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "child %s, expected SIGABRT; stderr:\n%s",
+		      describe_status(status, st, sizeof(st)), out);
+}
+
 /* Run overflow_entry in a task with the attributes arg points to. */
 static void
 deep_main(void *arg)
@@ -267,28 +281,27 @@ overflow_child(void *arg)
 
 START_TEST(test_green_spawn_stack_overflow_reports_and_aborts)
 {
-	char out[OUT_MAX], st[64];
-	int status;
+	char out[OUT_MAX];
 
-	fork_child(overflow_child, NULL, &status, out);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-		      "child %s, expected SIGABRT; stderr:\n%s",
-		      describe_status(status, st, sizeof(st)), out);
+	fork_aborting_child(overflow_child, NULL, out);
 	assert_has(out, "overflowed");
 	assert_has(out, "\"deep\"");
 	assert_has(out, "overflow_entry");
+	assert_has(out, "a fixed stack was asked for");
 }
 END_TEST
 
 #ifdef GREEN_SPLIT_STACK
-/* A segmented stack grows until memory runs out (here 1 GiB of address
- * space); libgcc then aborts, and the crash report names the task. */
+/* A segmented stack with a limit above the memory there is grows until
+ * memory runs out (here 1 GiB of address space); the report names the
+ * task. */
 static int
 runaway_child(void *arg)
 {
 	green_config_t cfg = { .workers = 2 };
 	green_attr_t attr = { .name = "runaway",
-			      .stack_kind = GREEN_STACK_SEGMENTED };
+			      .stack_kind = GREEN_STACK_SEGMENTED,
+			      .stack_max = (size_t)4 << 30 };
 	struct rlimit as = { (rlim_t)1 << 30, (rlim_t)1 << 30 };
 
 	(void)arg;
@@ -300,16 +313,49 @@ runaway_child(void *arg)
 
 START_TEST(test_green_spawn_segmented_runaway_recursion_names_task)
 {
-	char out[OUT_MAX], st[64];
-	int status;
+	char out[OUT_MAX];
 
-	fork_child(runaway_child, NULL, &status, out);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-		      "child %s, expected SIGABRT; stderr:\n%s",
-		      describe_status(status, st, sizeof(st)), out);
-	assert_has(out, "unable to allocate additional stack space");
+	fork_aborting_child(runaway_child, NULL, out);
+	assert_has(out, "out of memory: no stack segment to grow task");
 	assert_has(out, "\"runaway\"");
 	assert_has(out, "overflow_entry");
+}
+END_TEST
+
+/* The default limit (1 GiB) stops unbounded recursion before memory runs
+ * out, and a limit of the runtime's or the task's own stops it sooner; the
+ * report names the task, its entry and the limit. */
+static int
+limit_child(void *arg)
+{
+	const size_t *limits = arg; /* the runtime's, the task's */
+	green_config_t cfg = { .workers = 2, .stack_max = limits[0] };
+	green_attr_t attr = { .name = "limited",
+			      .stack_kind = GREEN_STACK_SEGMENTED,
+			      .stack_max = limits[1] };
+
+	green_run(deep_main, &attr, &cfg);
+	return CHILD_SURVIVED;
+}
+
+static void
+assert_limit_report(size_t rt_max, size_t task_max, const char *limit)
+{
+	size_t limits[2] = { rt_max, task_max };
+	char out[OUT_MAX];
+
+	fork_aborting_child(limit_child, limits, out);
+	assert_has(out, "exceeded its stack limit of");
+	assert_has(out, limit);
+	assert_has(out, "\"limited\"");
+	assert_has(out, "overflow_entry");
+}
+
+START_TEST(test_green_spawn_stack_max_stops_runaway_recursion)
+{
+	assert_limit_report(0, 0, " 1073741824 bytes (stack_max)");
+	assert_limit_report((size_t)8 << 20, 0, " 8388608 bytes");
+	assert_limit_report((size_t)8 << 20, (size_t)1 << 20, " 1048576 bytes");
 }
 END_TEST
 #endif
@@ -409,6 +455,7 @@ diag_suite(void)
 #ifdef GREEN_SPLIT_STACK
 	tcase_add_test(tc,
 		       test_green_spawn_segmented_runaway_recursion_names_task);
+	tcase_add_test(tc, test_green_spawn_stack_max_stops_runaway_recursion);
 #endif
 	tcase_add_test(tc, test_green_spawn_null_write_dies_by_sigsegv);
 	suite_add_tcase(s, tc);

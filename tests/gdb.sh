@@ -72,8 +72,14 @@ cp "$real" "$tmp/libgreen.so.0" || hard "cannot copy $real"
 # built as users build: with segmented stacks when the library has them
 cflags="-g -O0 -I$srcdir/include ${SPLIT_CFLAGS:-} ${SPLIT_LDFLAGS:-}"
 # shellcheck disable=SC2086 # CC and the flags are word lists
+# with libgreen's split-stack entry points, as libgreen.pc links them
+morestack=
+if [ -n "${SPLIT_CFLAGS:-}" ]; then
+	morestack="$builddir/lib/libgreen-morestack.a"
+fi
+# shellcheck disable=SC2086 # CC and the flags are word lists
 ${CC:-cc} $cflags -o "$tmp/target-shared" "$target_src" \
-	"$tmp/libgreen.so.0" -Wl,-rpath,"$tmp" -pthread \
+	"$tmp/libgreen.so.0" $morestack -Wl,-rpath,"$tmp" -pthread \
 	>"$tmp/cc-shared.log" 2>&1 || {
 	cat "$tmp/cc-shared.log"
 	hard "cannot build the shared target"

@@ -20,10 +20,11 @@ if ! syms=$(nm -D --defined-only "$so"); then
 	echo "man.sh: nm -D failed on $so" >&2
 	exit 99
 fi
-# libgcc's __splitstack_* context functions are exported only so that one
-# copy serves the whole process (lib/libgreen.map); they are libgcc's API.
-# The longjmp family is libc's API, interposed (lib/longjmp.c).
-funcs=$(printf '%s\n' "$syms" | awk '$2 == "T" && $3 !~ /^__splitstack_/ && $3 !~ /^(_?longjmp|siglongjmp|__longjmp_chk)(@|$)/ { sub(/@.*/, "", $3); print $3 }' | sort -u)
+# The split-stack ABI (__green_morestack, __morestack_allocate_stack_space,
+# __wrap_pthread_create) is exported for code that -fsplit-stack and the
+# linker generate, not for people (lib/libgreen.map); libgreen(7) describes
+# it.  The longjmp family is libc's API, interposed (lib/longjmp.c).
+funcs=$(printf '%s\n' "$syms" | awk '$2 == "T" && $3 !~ /^(__green_morestack|__morestack_allocate_stack_space|__wrap_pthread_create)(@|$)/ && $3 !~ /^(_?longjmp|siglongjmp|__longjmp_chk)(@|$)/ { sub(/@.*/, "", $3); print $3 }' | sort -u)
 if [ -z "$funcs" ]; then
 	echo "man.sh: $so exports no functions" >&2
 	exit 1

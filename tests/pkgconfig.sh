@@ -19,7 +19,12 @@ pc="$builddir/libgreen.pc"
 
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
-libdir=$(cd "$builddir/lib/.libs" && pwd) || exit 99
+# the installed libdir holds the shared library and libgreen-morestack.a,
+# which the build tree keeps in two directories
+libdir=$tmp/lib
+mkdir "$libdir" || exit 99
+ln -s "$(cd "$builddir/lib/.libs" && pwd)"/libgreen.so* "$libdir/" || exit 99
+ln -s "$(cd "$builddir/lib" && pwd)/libgreen-morestack.a" "$libdir/" || exit 99
 incdir=$(cd "$srcdir/include" && pwd) || exit 99
 sed -e "s|^libdir=.*|libdir=$libdir|" -e "s|^includedir=.*|includedir=$incdir|" \
 	"$pc" >"$tmp/libgreen.pc" || exit 99
