@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "nosplit_entry.h"
 #include "testutil.h"
 
 #define TIMEOUT (30 * TEST_TIMEOUT_MULT)
@@ -351,6 +352,43 @@ assert_limit_report(size_t rt_max, size_t task_max, const char *limit)
 	assert_has(out, "overflow_entry");
 }
 
+/* A direct call into code built without -fsplit-stack gets 64 KiB (and
+ * what its segment has left); one that uses far more meets the segment's
+ * guard page, and the report says what happened, naming the task. */
+VISIBLE void *
+nonsplit_hog(void *arg)
+{
+	(void)arg;
+	return (void *)(uintptr_t)nosplit_use_stack((size_t)1 << 20, 7);
+}
+
+static int
+nonsplit_hog_child(void *arg)
+{
+	green_config_t cfg = { .workers = 2 };
+	green_attr_t attr = { .name = "hog" };
+	green_task_t *t;
+
+	(void)arg;
+	if (green_init(&cfg) != 0 ||
+	    green_spawn(&t, &attr, nonsplit_hog, NULL) != 0)
+		return CHILD_SETUP;
+	green_join(t, NULL, -1);
+	return CHILD_SURVIVED;
+}
+
+START_TEST(test_green_spawn_nonsplit_overrun_names_task)
+{
+	char out[OUT_MAX];
+
+	fork_aborting_child(nonsplit_hog_child, NULL, out);
+	assert_has(out, "overflowed a stack segment");
+	assert_has(out, "built without -fsplit-stack");
+	assert_has(out, "\"hog\"");
+	assert_has(out, "nonsplit_hog");
+}
+END_TEST
+
 START_TEST(test_green_spawn_stack_max_stops_runaway_recursion)
 {
 	assert_limit_report(0, 0, " 1073741824 bytes (stack_max)");
@@ -456,6 +494,7 @@ diag_suite(void)
 	tcase_add_test(tc,
 		       test_green_spawn_segmented_runaway_recursion_names_task);
 	tcase_add_test(tc, test_green_spawn_stack_max_stops_runaway_recursion);
+	tcase_add_test(tc, test_green_spawn_nonsplit_overrun_names_task);
 #endif
 	tcase_add_test(tc, test_green_spawn_null_write_dies_by_sigsegv);
 	suite_add_tcase(s, tc);

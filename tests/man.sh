@@ -24,7 +24,13 @@ fi
 # __wrap_pthread_create) is exported for code that -fsplit-stack and the
 # linker generate, not for people (lib/libgreen.map); libgreen(7) describes
 # it.  The longjmp family is libc's API, interposed (lib/longjmp.c).
-funcs=$(printf '%s\n' "$syms" | awk '$2 == "T" && $3 !~ /^(__green_morestack|__morestack_allocate_stack_space|__wrap_pthread_create)(@|$)/ && $3 !~ /^(_?longjmp|siglongjmp|__longjmp_chk)(@|$)/ { sub(/@.*/, "", $3); print $3 }' | sort -u)
+# The libc functions of lib/libc.list are libc's API (libgreen exports
+# split-aware entry points for them), documented by libc's pages.
+libc=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "${top_srcdir:-.}/lib/libc.list" | awk '{ print $1 }')
+funcs=$(printf '%s\n' "$syms" | awk -v libc="$libc" '
+	BEGIN { n = split(libc, l, "\n"); for (i = 1; i <= n; i++) wrapped[l[i]] = 1 }
+	{ name = $3; sub(/@.*/, "", name) }
+	$2 == "T" && !(name in wrapped) && $3 !~ /^(__green_morestack|__morestack_allocate_stack_space|__wrap_pthread_create)(@|$)/ && $3 !~ /^(_?longjmp|siglongjmp|__longjmp_chk)(@|$)/ { sub(/@.*/, "", $3); print $3 }' | sort -u)
 if [ -z "$funcs" ]; then
 	echo "man.sh: $so exports no functions" >&2
 	exit 1

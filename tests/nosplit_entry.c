@@ -25,3 +25,32 @@ nosplit_big_frame(void *arg)
 		bad += buf[i] != (unsigned char)(seed + i * 7);
 	return (void *)(uintptr_t)(bad == 0 ? seed : 0);
 }
+
+/*
+ * Use bytes of stack (a frame of that size, written from its far end) and
+ * return a checksum of what was written, which the caller can predict:
+ * nosplit_expect(bytes, seed).  Called directly from split-stack code,
+ * the linker makes the caller ask for room first; through a pointer, not.
+ */
+unsigned
+nosplit_use_stack(size_t bytes, unsigned seed)
+{
+	volatile unsigned char buf[bytes];
+	unsigned sum = 0;
+
+	for (size_t i = bytes; i-- > 0;)
+		buf[i] = (unsigned char)(seed + i);
+	for (size_t i = 0; i < bytes; i++)
+		sum = sum * 31 + buf[i];
+	return sum;
+}
+
+unsigned
+nosplit_expect(size_t bytes, unsigned seed)
+{
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < bytes; i++)
+		sum = sum * 31 + (unsigned char)(seed + i);
+	return sum;
+}

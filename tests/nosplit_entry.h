@@ -5,4 +5,10 @@
 /* Uses 96 KiB of stack and parks; returns arg when its frame survived. */
 void *nosplit_big_frame(void *arg);
 
+#include <stddef.h>
+
+/* Uses bytes of stack; returns a checksum nosplit_expect predicts. */
+unsigned nosplit_use_stack(size_t bytes, unsigned seed);
+unsigned nosplit_expect(size_t bytes, unsigned seed);
+
 #endif

@@ -50,7 +50,16 @@ else
 	# that libgreen-morestack.a jumps to, and what -fsplit-stack code
 	# calls.  The longjmp family is interposed to keep the segment words
 	# right across segments (lib/longjmp.c).
-	leaks=$(printf '%s\n' "$list" | awk '$1 ~ /^[A-Z]$/ && $2 !~ /^green_[a-z]/ &&
+	# The split-aware libc entry points of lib/libc.list are exported in
+	# builds with segmented stacks.
+	libc=
+	if [ -n "${SPLIT_CFLAGS:-}" ]; then
+		libc=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' \
+			"${top_srcdir:-.}/lib/libc.list" | awk '{ print $1 }')
+	fi
+	leaks=$(printf '%s\n' "$list" | awk -v libc="$libc" '
+		BEGIN { n = split(libc, l, "\n"); for (i = 1; i <= n; i++) wrapped[l[i]] = 1 }
+		$1 ~ /^[A-Z]$/ && $2 !~ /^green_[a-z]/ && !($2 in wrapped) &&
 		$2 !~ /^(__green_morestack|__morestack_allocate_stack_space|__wrap_pthread_create)$/ &&
 		$2 !~ /^(_?longjmp|siglongjmp|__longjmp_chk)$/')
 	if [ -n "$leaks" ]; then

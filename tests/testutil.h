@@ -409,4 +409,35 @@ run_suite(Suite *s)
 	return failed == 0 ? 0 : 1;
 }
 
+/* The process's resident set, in KiB (from /proc/self/statm), or -1. */
+static inline long
+rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, rss = 0;
+
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* How many memory mappings the process has (lines of /proc/self/maps). */
+static inline long
+mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long n = 0;
+	int c;
+
+	if (f == NULL)
+		return -1;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
 #endif /* GREEN_TESTUTIL_H */
