@@ -189,6 +189,13 @@ START_TEST(test_green_spawn_tiny_stack_returns_einval)
 	ck_assert_int_eq(green_spawn(&t, &attr, ret_arg, NULL), -EINVAL);
 	attr.stack_size = ((size_t)1 << 30) + 1;
 	ck_assert_int_eq(green_spawn(&t, &attr, ret_arg, NULL), -EINVAL);
+	/* a limit below the stack itself cannot be met */
+	attr.stack_size = (size_t)64 << 10;
+	attr.stack_max = (size_t)32 << 10;
+	ck_assert_int_eq(green_spawn(&t, &attr, ret_arg, NULL), -EINVAL);
+	attr.stack_size = 0;
+	attr.stack_max = 100;
+	ck_assert_int_eq(green_spawn(&t, &attr, ret_arg, NULL), -EINVAL);
 }
 END_TEST
 
@@ -981,6 +988,12 @@ START_TEST(test_green_init_bad_stack_returns_einval)
 	ck_assert_int_eq(green_init(&cfg), -EINVAL);
 	cfg.stack_size = 0;
 	cfg.stack_kind = 99;
+	ck_assert_int_eq(green_init(&cfg), -EINVAL);
+	cfg.stack_kind = 0;
+	cfg.stack_max = 100;
+	ck_assert_int_eq(green_init(&cfg), -EINVAL);
+	cfg.stack_size = (size_t)64 << 10;
+	cfg.stack_max = (size_t)32 << 10;
 	ck_assert_int_eq(green_init(&cfg), -EINVAL);
 	ck_assert_int_eq(green_shutdown(), -EPERM);
 }
