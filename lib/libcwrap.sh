@@ -95,12 +95,9 @@ green__wrap_$name:
 	subq	\$$bytes, %r11
 	cmpq	%fs:0x70, %r11
 	jb	2f
-1:	jmp	green__libc_$name@PLT
-2:	movl	\$$bytes, %r10d
-	xorl	%r11d, %r11d
-	call	green__morestack
-	ret
-	jmp	1b
+	jmp	green__libc_$name@PLT
+2:	movq	green__libc_$name@GOTPCREL(%rip), %r11
+	jmp	green__libc_hop
 	.cfi_endproc
 	.size	$name,.-$name
 	.size	green__wrap_$name,.-green__wrap_$name

@@ -45,7 +45,7 @@
 #endif
 
 #define PAGE ((size_t)4096)	      /* x86_64 Linux's base page */
-#define SEG_MAP ((size_t)132 << 10)   /* a pooled segment's mapping */
+#define SEG_MAP ((size_t)GREEN_SS_SEGMENT)
 #define SEG_HEAD ((sizeof(struct green_seg) + 15) & ~(size_t)15)
 #define SEG_USABLE (SEG_MAP - PAGE - SEG_HEAD)
 #define SEG_SLACK ((size_t)4 << 10)   /* for the callees of a split frame */
@@ -54,6 +54,16 @@
 
 __thread struct green_seg *green__ss_cur
 	__attribute__((tls_model("initial-exec")));
+/* A segment kept for green__libc_hop (morestack.S), which takes and gives
+ * it back without a call. */
+__thread struct green_seg *green__ss_spare
+	__attribute__((tls_model("initial-exec")));
+
+_Static_assert(offsetof(struct green_seg, prev) == GREEN_SEG_PREV, "asm");
+_Static_assert(offsetof(struct green_seg, old_guard) == GREEN_SEG_OLD_GUARD,
+	       "asm");
+_Static_assert(offsetof(struct green_seg, lo) == GREEN_SEG_LO, "asm");
+_Static_assert(offsetof(struct green_seg, depth) == GREEN_SEG_DEPTH, "asm");
 
 /* The process-wide pool: segments outlive a runtime (a foreign thread may
  * split at any time), so it is not part of struct green_rt. */
@@ -291,6 +301,28 @@ green__ss_grow(size_t frame, size_t argsize, const void *args)
 	return to;
 }
 
+/* green__libc_hop's slow paths: a segment when the thread has no spare,
+ * and the way back to the pools when it has one already. */
+GREEN_NO_SPLIT struct green_seg *
+green__ss_hop_segment(void)
+{
+	struct green_worker *w = green__worker();
+	struct green_seg *s = seg_get(w);
+
+	if (s == NULL) {
+		struct grow_report r = { GROW_NOMEM, SEG_USABLE, 0 };
+		grow_fail(w, &r);
+	}
+	s->dynamic = NULL;
+	return s;
+}
+
+GREEN_NO_SPLIT void
+green__ss_hop_release(struct green_seg *s)
+{
+	seg_release(green__worker(), s);
+}
+
 /* The function that split has returned: back to the segment below. */
 GREEN_NO_SPLIT void
 green__ss_shrink(void)
@@ -376,6 +408,9 @@ green__ss_worker_fini(struct green_worker *w)
 	if (w->ss_defer != NULL)
 		seg_release(NULL, w->ss_defer);
 	w->ss_defer = NULL;
+	if (green__ss_spare != NULL)
+		seg_release(NULL, green__ss_spare);
+	green__ss_spare = NULL;
 	while ((s = w->ss_free) != NULL) {
 		w->ss_free = s->next;
 		seg_put(NULL, s);

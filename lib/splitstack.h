@@ -28,6 +28,14 @@
  * room beyond the caller's frame.  The guarantee of libgreen(7). */
 #define GREEN_SS_NONSPLIT 65536
 
+/* A pooled segment's mapping, its guard page included (splitstack.c). */
+#define GREEN_SS_SEGMENT (132 << 10)
+/* Offsets in struct green_seg, for the assembly (checked in splitstack.c). */
+#define GREEN_SEG_PREV 0
+#define GREEN_SEG_OLD_GUARD 8
+#define GREEN_SEG_LO 16
+#define GREEN_SEG_DEPTH 24
+
 #ifndef __ASSEMBLER__
 
 #include "config.h"

@@ -694,25 +694,31 @@ func_first_seen(struct green_tracer *tr, uintptr_t fn)
 }
 
 /* Name fn in the trace the first time any thread creates a task with it
- * (a FUNC event in the "other" block, before the CREATE that uses it). */
+ * (a FUNC event in the "other" block, before the CREATE that uses it).
+ * The tracer comes from event_buf, which holds trace_ctl for a thread that
+ * is not a worker: green_trace_stop cannot free it meanwhile. */
 static __attribute__((noinline, cold)) void
-func_name(struct green_tracer *tr, uintptr_t fn)
+func_name(uintptr_t fn)
 {
 	char name[TBUF_SLACK - 32]; /* the event fits the slack */
+	struct green_tracer *tr;
+	struct green_worker *w;
+	struct green_tbuf *b = event_buf(&tr, &w);
 	bool first;
+	uint8_t *p;
 
+	if (b == NULL)
+		return;
 	green__lock(&tr->lock);
 	first = func_first_seen(tr, fn);
 	green__unlock(&tr->lock);
-	if (!first)
+	if (!first) {
+		if (w == NULL)
+			other_unlock();
 		return;
+	}
 	green__fn_name(fn, name, sizeof(name));
-	struct green_tracer *t2;
-	struct green_worker *w;
-	struct green_tbuf *b = event_buf(&t2, &w);
-	if (b == NULL)
-		return;
-	uint8_t *p = event_begin(t2, b, GT_FUNC);
+	p = event_begin(tr, b, GT_FUNC);
 	p = put_u(p, fn);
 	p = put_s(p, name, sizeof(name) - 1);
 	event_end(w, b, p);
@@ -747,7 +753,7 @@ create_slow(const struct green_task *t, uint64_t parent)
 		return;
 	/* a worker remembers the last functions it saw named */
 	if (w == NULL || w->tfuncs[(fn >> 4) % FUNC_CACHE] != fn) {
-		func_name(tr, fn);
+		func_name(fn);
 		if (w != NULL)
 			w->tfuncs[(fn >> 4) % FUNC_CACHE] = fn;
 	}

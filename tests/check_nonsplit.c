@@ -381,11 +381,12 @@ vla_task(void *arg)
 	return NULL;
 }
 
-/* VLA sizes from less than the first segment to more than a segment */
+/* VLA sizes from less than the first segment to more than a segment (and
+ * within a default fixed stack, 256 KiB, for builds without segments) */
 static void *
 vla_size_of(int i)
 {
-	static const size_t sizes[] = { 512, 3000, 9000, 70000, 300000 };
+	static const size_t sizes[] = { 512, 3000, 9000, 70000, 150000 };
 
 	return (void *)(uintptr_t)sizes[i % 5];
 }

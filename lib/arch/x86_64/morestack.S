@@ -188,6 +188,142 @@ __green_morestack:
 	ret				/* to the caller's "ret" */
 	.cfi_endproc
 	.size	green__morestack,.-green__morestack
+
+/*
+ * green__libc_hop: run the libc function at %r11 on a segment of its own,
+ * for libgreen's libc entry points (libcwrap-gen.S), which jump here when
+ * the stack has too little room for the function.  Every argument
+ * register is live and there are no stack arguments; the caller's return
+ * address is on top of the stack.  The segment is the thread's spare
+ * (green__ss_spare), taken and given back without a call; its header
+ * records the guard and the segment to return to, as a split's does, so a
+ * callback from libc that splits, a longjmp out of one, a fault report
+ * and a task parked inside the call (libgreen-hook) all see an ordinary
+ * segment.  Only %r10 and %r11 are free; the old stack holds the rest.
+ */
+	.globl	green__libc_hop
+	.hidden	green__libc_hop
+	.type	green__libc_hop,@function
+green__libc_hop:
+	.cfi_startproc
+	pushq	%r11			/* the function */
+	.cfi_adjust_cfa_offset 8
+	movq	%fs:0, %r10
+	addq	green__ss_spare@gottpoff(%rip), %r10
+	movq	(%r10), %r11
+	testq	%r11, %r11
+	jz	3f
+	movq	$0, (%r10)
+1:	/* %r11: the segment's header, the top of its stack */
+	movq	%fs:0x70, %r10
+	movq	%r10, GREEN_SEG_OLD_GUARD(%r11)
+	movq	%fs:0, %r10
+	addq	green__ss_cur@gottpoff(%rip), %r10
+	pushq	(%r10)
+	.cfi_adjust_cfa_offset 8
+	movq	%r11, (%r10)		/* the current segment */
+	popq	%r10
+	.cfi_adjust_cfa_offset -8
+	movq	%r10, GREEN_SEG_PREV(%r11)
+	testq	%r10, %r10
+	jz	2f
+	movq	GREEN_SEG_DEPTH(%r10), %r10
+2:	addq	$GREEN_SS_SEGMENT, %r10
+	movq	%r10, GREEN_SEG_DEPTH(%r11)
+	movq	GREEN_SEG_LO(%r11), %r10
+	addq	$GREEN_SS_RESERVE, %r10
+	movq	%r10, %fs:0x70		/* its guard */
+	movq	%rsp, %r10
+	movq	%r11, %rsp		/* onto the segment */
+	.cfi_def_cfa %r10, 16
+	pushq	%r10
+	/* CFA = *(rsp) + 16: the caller's frame on the old stack */
+	.cfi_escape 0x0f, 0x05, 0x77, 0x00, 0x06, 0x23, 0x10
+	pushq	$0			/* alignment */
+	.cfi_escape 0x0f, 0x05, 0x77, 0x08, 0x06, 0x23, 0x10
+	call	*(%r10)
+	movq	8(%rsp), %r10
+	leaq	16(%rsp), %r11		/* the segment */
+	movq	%r10, %rsp		/* back: the function's slot, then
+					   the caller's return address */
+	.cfi_def_cfa %rsp, 16
+	movq	GREEN_SEG_OLD_GUARD(%r11), %r10
+	movq	%r10, %fs:0x70
+	movq	GREEN_SEG_PREV(%r11), %r10
+	movq	%r10, (%rsp)
+	movq	%fs:0, %r10
+	addq	green__ss_cur@gottpoff(%rip), %r10
+	pushq	(%rsp)
+	.cfi_adjust_cfa_offset 8
+	popq	(%r10)			/* the current segment again */
+	.cfi_adjust_cfa_offset -8
+	movq	%fs:0, %r10
+	addq	green__ss_spare@gottpoff(%rip), %r10
+	cmpq	$0, (%r10)
+	jne	4f
+	movq	%r11, (%r10)		/* the spare again */
+	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
+	ret
+3:	/* no spare: one from the pools, the argument registers kept */
+	.cfi_adjust_cfa_offset 8
+	pushq	%rax
+	pushq	%rdi
+	pushq	%rsi
+	pushq	%rdx
+	pushq	%rcx
+	pushq	%r8
+	pushq	%r9
+	subq	$136, %rsp		/* 8 xmm; 16-byte aligned */
+	.cfi_adjust_cfa_offset 192
+	movdqu	%xmm0, 0(%rsp)
+	movdqu	%xmm1, 16(%rsp)
+	movdqu	%xmm2, 32(%rsp)
+	movdqu	%xmm3, 48(%rsp)
+	movdqu	%xmm4, 64(%rsp)
+	movdqu	%xmm5, 80(%rsp)
+	movdqu	%xmm6, 96(%rsp)
+	movdqu	%xmm7, 112(%rsp)
+	call	green__ss_hop_segment
+	movq	%rax, %r11
+	movdqu	0(%rsp), %xmm0
+	movdqu	16(%rsp), %xmm1
+	movdqu	32(%rsp), %xmm2
+	movdqu	48(%rsp), %xmm3
+	movdqu	64(%rsp), %xmm4
+	movdqu	80(%rsp), %xmm5
+	movdqu	96(%rsp), %xmm6
+	movdqu	112(%rsp), %xmm7
+	addq	$136, %rsp
+	popq	%r9
+	popq	%r8
+	popq	%rcx
+	popq	%rdx
+	popq	%rsi
+	popq	%rdi
+	popq	%rax
+	.cfi_adjust_cfa_offset -192
+	jmp	1b
+4:	/* a spare already: back to the pools, the return values kept */
+	pushq	%rax
+	pushq	%rdx
+	subq	$32, %rsp		/* 2 xmm; 16-byte aligned */
+	.cfi_adjust_cfa_offset 48
+	movdqu	%xmm0, 0(%rsp)
+	movdqu	%xmm1, 16(%rsp)
+	movq	%r11, %rdi
+	call	green__ss_hop_release
+	movdqu	0(%rsp), %xmm0
+	movdqu	16(%rsp), %xmm1
+	addq	$32, %rsp
+	popq	%rdx
+	popq	%rax
+	.cfi_adjust_cfa_offset -48
+	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
+	ret
+	.cfi_endproc
+	.size	green__libc_hop,.-green__libc_hop
 #endif /* !GREEN_MORESTACK_ARCHIVE */
 
 	.section .note.GNU-split-stack,"",@progbits
