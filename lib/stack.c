@@ -79,6 +79,11 @@ green__round_stack(size_t size)
 }
 
 #define SEG_REGION ((size_t)2 << 20) /* first segments are carved from these */
+/* A page after the last first segment of a region, or after a first
+ * segment mapped alone, that is never used: an indirect call into code
+ * without a stack check copies up to 256 bytes of stack arguments from
+ * above its caller's frame (morestack.S), which may reach past the top. */
+#define FIRST_SEG_SLACK ((size_t)4096)
 
 struct green_region {
 	void *base;
@@ -197,29 +202,31 @@ green__stack_size(int kind, size_t size)
 	return green__round_stack(size == 0 ? rt->fixed_size : size);
 }
 
+/* A stack of size usable bytes with a guard page below, and slack bytes
+ * after it (FIRST_SEG_SLACK for a first segment, else 0). */
 static struct green_stack *
-stack_map(size_t size)
+stack_map(size_t size, size_t slack)
 {
 	size_t guard = green__stack_guard();
 	size_t len = ((size + guard - 1) & ~(guard - 1)) + guard;
 	struct green_stack *s;
 	void *map;
 
-	map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	map = mmap(NULL, len + slack, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (map == MAP_FAILED)
 		return NULL;
 	if (mprotect(map, guard, PROT_NONE) != 0) {
-		munmap(map, len);
+		munmap(map, len + slack);
 		return NULL;
 	}
 	s = green__alloc(sizeof(*s));
 	if (s == NULL) {
-		munmap(map, len);
+		munmap(map, len + slack);
 		return NULL;
 	}
 	s->map = map;
-	s->maplen = len;
+	s->maplen = len + slack;
 	s->size = len - guard;
 	s->next = NULL;
 	s->vg_id = STACK_REGISTER((char *)map + guard, (char *)map + len);
@@ -240,7 +247,7 @@ green__stack_top(struct green_stack *s)
 {
 	if (s->maplen == 0)
 		return s; /* a pooled first segment: the header is its top */
-	return (char *)s->map + s->maplen;
+	return (char *)s->map + green__stack_guard() + s->size;
 }
 
 /* Under stack_lock: a new first segment of rt->seg_size bytes.  noinline:
@@ -255,7 +262,8 @@ seg_carve(struct green_rt *rt)
 		struct green_region *r = green__alloc(sizeof(*r));
 		void *map = MAP_FAILED;
 		if (r != NULL)
-			map = mmap(NULL, SEG_REGION, PROT_READ | PROT_WRITE,
+			map = mmap(NULL, SEG_REGION + FIRST_SEG_SLACK,
+				   PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 				   -1, 0);
 		if (map == MAP_FAILED) {
@@ -332,12 +340,12 @@ green__stack_get(struct green_worker *w, int kind, size_t size)
 	if (kind == GREEN_STACK_SEGMENTED) {
 		if (size == rt->seg_size && size <= GREEN_POOLED_SEGMENT)
 			return seg_get(w);
-		if ((s = stack_map(size)) != NULL)
+		if ((s = stack_map(size, FIRST_SEG_SLACK)) != NULL)
 			s->kind = GREEN_STACK_SEGMENTED;
 		return s;
 	}
 	if (size != rt->fixed_size)
-		return stack_map(size);
+		return stack_map(size, 0);
 	if ((s = w->free_stacks) != NULL) {
 		w->free_stacks = s->next;
 		w->nfree_stacks--;
@@ -349,7 +357,7 @@ green__stack_get(struct green_worker *w, int kind, size_t size)
 		rt->nfree_stacks--;
 	}
 	green__unlock(&rt->stack_lock);
-	return s != NULL ? s : stack_map(size);
+	return s != NULL ? s : stack_map(size, 0);
 }
 
 void
@@ -439,7 +447,7 @@ green__stack_global_drain(void)
 	rt->nfree_stacks = 0;
 	while ((r = rt->regions) != NULL) {
 		rt->regions = r->next;
-		munmap(r->base, SEG_REGION);
+		munmap(r->base, SEG_REGION + FIRST_SEG_SLACK);
 		green__free(r, sizeof(*r));
 	}
 	rt->free_segs = NULL;

@@ -343,6 +343,74 @@ START_TEST(test_libc_through_callback_table)
 }
 END_TEST
 
+/* --- other non-split code through pointers ------------------------------ */
+
+/* What a plugin or a library hands out: functions without a stack check,
+ * reached where the linker cannot see them. */
+struct plugin {
+	unsigned (*use_stack)(size_t, unsigned);
+	long (*sum10)(long, long, long, long, long, long, long, long, long,
+		      long);
+	long (*vsum)(int, ...);
+};
+
+static const struct plugin plugin = { nosplit_use_stack, nosplit_sum10,
+				      nosplit_vsum };
+
+static void *
+plugin_of(int i)
+{
+	(void)i;
+	return (void *)&plugin;
+}
+
+/* nosplit_expect, in split-stack code: a direct call to the non-split one
+ * would make the linker rewrite plugin_task to split at its entry. */
+static unsigned
+expect(size_t bytes, unsigned seed)
+{
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < bytes; i++)
+		sum = sum * 31 + (unsigned char)(seed + i);
+	return sum;
+}
+
+/* Called with the plugin's functions from a task's first segment. */
+static void *
+plugin_task(void *arg)
+{
+	const struct plugin *p = arg;
+	unsigned seed = (unsigned)green_task_id(green_self());
+
+	if (p->use_stack(DIRECT_BYTES, seed) != expect(DIRECT_BYTES, seed))
+		return (void *)1;
+	if (p->sum10(1, 2, 3, 4, 5, 6, 7, 8, 9, 10) != 385)
+		return (void *)2;
+	if (p->vsum(12, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L, 12L) !=
+	    650)
+		return (void *)3;
+	return NULL;
+}
+
+static void *
+plugin_main(void *arg)
+{
+	struct neighbours n;
+
+	(void)arg;
+	T_REQUIRE(neighbours_start(&n, 200));
+	T_CHECK_INT_EQ(run_batches(plugin_task, plugin_of, DIRECT_TASKS), 0);
+	T_CHECK_INT_EQ(neighbours_end(&n), 0);
+	return NULL;
+}
+
+START_TEST(test_nonsplit_through_pointer_gets_64k)
+{
+	run_in_task(plugin_main, NULL);
+}
+END_TEST
+
 /* --- alloca and VLAs ----------------------------------------------------- */
 
 /* A VLA too big for the first segment's room: gcc asks
@@ -448,6 +516,7 @@ nonsplit_suite(void)
 	tcase_add_test(tc, test_ordinary_parked_tasks_cost_their_first_segment);
 	tcase_add_test(tc, test_direct_nonsplit_call_gets_64k);
 	tcase_add_test(tc, test_libc_through_callback_table);
+	tcase_add_test(tc, test_nonsplit_through_pointer_gets_64k);
 	tcase_add_test(tc, test_vla_beyond_the_segment_works);
 	tcase_add_test(tc, test_thread_from_split_code_has_zero_guard);
 	suite_add_tcase(s, tc);

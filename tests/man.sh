@@ -20,7 +20,8 @@ if ! syms=$(nm -D --defined-only "$so"); then
 	echo "man.sh: nm -D failed on $so" >&2
 	exit 99
 fi
-# The split-stack ABI (__green_morestack, __morestack_allocate_stack_space,
+# The split-stack ABI (__green_morestack, __green_ithunk_hop,
+# __morestack_allocate_stack_space,
 # __wrap_pthread_create) is exported for code that -fsplit-stack and the
 # linker generate, not for people (lib/libgreen.map); libgreen(7) describes
 # it.  The longjmp family is libc's API, interposed (lib/longjmp.c).
@@ -30,7 +31,7 @@ libc=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "${top_srcdir:-.}/lib/libc.list" 
 funcs=$(printf '%s\n' "$syms" | awk -v libc="$libc" '
 	BEGIN { n = split(libc, l, "\n"); for (i = 1; i <= n; i++) wrapped[l[i]] = 1 }
 	{ name = $3; sub(/@.*/, "", name) }
-	$2 == "T" && !(name in wrapped) && $3 !~ /^(__green_morestack|__morestack_allocate_stack_space|__wrap_pthread_create)(@|$)/ && $3 !~ /^(_?longjmp|siglongjmp|__longjmp_chk)(@|$)/ { sub(/@.*/, "", $3); print $3 }' | sort -u)
+	$2 == "T" && !(name in wrapped) && $3 !~ /^(__green_morestack|__green_ithunk_hop|__morestack_allocate_stack_space|__wrap_pthread_create)(@|$)/ && $3 !~ /^(_?longjmp|siglongjmp|__longjmp_chk)(@|$)/ { sub(/@.*/, "", $3); print $3 }' | sort -u)
 if [ -z "$funcs" ]; then
 	echo "man.sh: $so exports no functions" >&2
 	exit 1

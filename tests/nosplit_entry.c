@@ -4,6 +4,7 @@
  * functions have no stack check: on a small first segment they would run
  * off its end.  libgreen must notice and give such an entry a fixed stack.
  */
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -52,5 +53,28 @@ nosplit_expect(size_t bytes, unsigned seed)
 
 	for (size_t i = 0; i < bytes; i++)
 		sum = sum * 31 + (unsigned char)(seed + i);
+	return sum;
+}
+
+/* Stack arguments: the last four of these are passed on the stack. */
+long
+nosplit_sum10(long a, long b, long c, long d, long e, long f, long g, long h,
+	      long i, long j)
+{
+	return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h +
+	       9 * i + 10 * j;
+}
+
+/* A variadic function: n longs, most of them on the stack. */
+long
+nosplit_vsum(int n, ...)
+{
+	va_list ap;
+	long sum = 0;
+
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		sum += (i + 1) * va_arg(ap, long);
+	va_end(ap);
 	return sum;
 }

@@ -10,5 +10,9 @@ void *nosplit_big_frame(void *arg);
 /* Uses bytes of stack; returns a checksum nosplit_expect predicts. */
 unsigned nosplit_use_stack(size_t bytes, unsigned seed);
 unsigned nosplit_expect(size_t bytes, unsigned seed);
+/* Weighted sums with arguments on the stack; variadic: n longs. */
+long nosplit_sum10(long a, long b, long c, long d, long e, long f, long g,
+		   long h, long i, long j);
+long nosplit_vsum(int n, ...);
 
 #endif

@@ -85,6 +85,133 @@ __morestack_large_model:
 	.cfi_endproc
 	.size	__morestack_large_model,.-__morestack_large_model
 
+
+/*
+ * Indirect calls.  Code built with libgreen.pc's flags calls through a
+ * function pointer by way of these (gcc -mindirect-branch=thunk-extern
+ * -mindirect-branch-register), because the linker cannot see the target
+ * and so cannot make the caller ask for room for code built without
+ * -fsplit-stack.  With GREEN_SS_NONSPLIT bytes above the guard the call
+ * goes on at once.  Otherwise the target decides: split-stack code (its
+ * prologue checks itself), one of libgreen's libc entry points, or a PLT
+ * entry leading to either, is jumped to; anything else runs on a segment
+ * of its own through __green_ithunk_hop.  Only %r11 (the target) and %r10
+ * (saved) are touched; the stack arguments stay where they are.
+ */
+#ifdef GREEN_MORESTACK_ARCHIVE
+#define ITHUNK_HOP	*__green_ithunk_hop@GOTPCREL(%rip)
+#else
+#define ITHUNK_HOP	green__ithunk_hop
+#endif
+
+.macro	thunk reg
+	.globl	__x86_indirect_thunk_\reg
+	.hidden	__x86_indirect_thunk_\reg
+	.type	__x86_indirect_thunk_\reg,@function
+__x86_indirect_thunk_\reg:
+	.cfi_startproc
+	movq	%\reg, %r11
+	jmp	green__ithunk
+	.cfi_endproc
+	.size	__x86_indirect_thunk_\reg,.-__x86_indirect_thunk_\reg
+.endm
+
+	thunk rax
+	thunk rbx
+	thunk rcx
+	thunk rdx
+	thunk rsi
+	thunk rdi
+	thunk rbp
+	thunk r8
+	thunk r9
+	thunk r10
+	thunk r12
+	thunk r13
+	thunk r14
+	thunk r15
+
+/* Whether the code at %r11 checks its own stack: jump to \go if so, to
+ * \plt if it is a PLT entry, else to \no.  Uses %r10. */
+.macro	classify go, plt, no
+	movq	%r11, %r10
+	cmpl	$0xfa1e0ff3, (%r10)	/* endbr64 */
+	jne	.Lprologue\@
+	addq	$4, %r10
+.Lprologue\@:
+	cmpb	$0x64, (%r10)		/* cmp %fs:0x70,%rsp */
+	jne	.Lstc\@
+	cmpw	$0x3b48, 1(%r10)
+	je	\go
+	jmp	\no
+.Lstc\@:
+	cmpl	$0x841f0ff9, (%r10)	/* gold's stc; nopl */
+	je	\go
+	cmpl	$0x24548d4c, (%r10)	/* lea disp8(%rsp),%r10 */
+	je	.Llea8\@
+	cmpl	$0x245c8d4c, (%r10)	/* lea disp8(%rsp),%r11 */
+	je	.Llea8\@
+	cmpl	$0x24948d4c, (%r10)	/* lea disp32(%rsp),%r10 */
+	je	.Llea32\@
+	cmpl	$0x249c8d4c, (%r10)	/* lea disp32(%rsp),%r11 */
+	je	.Llea32\@
+	cmpl	$0x49e38949, (%r10)	/* libc entry point: mov %rsp,%r11 */
+	jne	.Lplt\@
+	cmpw	$0xeb81, 4(%r10)	/* sub $N,%r11 */
+	je	\go
+	jmp	\no
+.Llea8\@:
+	addq	$5, %r10
+	jmp	.Lcmp\@
+.Llea32\@:
+	addq	$8, %r10
+.Lcmp\@:
+	cmpb	$0x64, (%r10)		/* then cmp %fs:0x70,%r10 or %r11 */
+	jne	\no
+	cmpw	$0x3b4c, 1(%r10)
+	je	\go
+	jmp	\no
+.Lplt\@:
+	cmpb	$0xf2, (%r10)		/* bnd prefix */
+	jne	.Ljmp\@
+	incq	%r10
+.Ljmp\@:
+	cmpw	$0x25ff, (%r10)		/* jmp *disp32(%rip) */
+	je	\plt
+	jmp	\no
+.endm
+
+	.globl	__x86_indirect_thunk_r11
+	.hidden	__x86_indirect_thunk_r11
+	.type	__x86_indirect_thunk_r11,@function
+	.hidden	green__ithunk
+__x86_indirect_thunk_r11:
+green__ithunk:
+	.cfi_startproc
+	pushq	%r10
+	.cfi_adjust_cfa_offset 8
+	movq	%rsp, %r10
+	subq	$(GREEN_SS_NONSPLIT + 8), %r10
+	jb	1f
+	cmpq	%fs:0x70, %r10
+	jb	1f
+0:	popq	%r10			/* room, or a target that checks */
+	.cfi_remember_state
+	.cfi_adjust_cfa_offset -8
+	jmp	*%r11
+	.cfi_restore_state
+1:	classify 0b, 2f, 9f
+2:	/* a PLT entry (%r10 at its jmp): the function it leads to */
+	movslq	2(%r10), %r11
+	leaq	6(%r10,%r11), %r11
+	movq	(%r11), %r11
+	classify 0b, 9f, 9f
+9:	popq	%r10			/* code without a stack check */
+	.cfi_adjust_cfa_offset -8
+	jmp	ITHUNK_HOP
+	.cfi_endproc
+	.size	__x86_indirect_thunk_r11,.-__x86_indirect_thunk_r11
+
 	.globl	__morestack
 	.type	__morestack,@function
 __morestack:
@@ -190,31 +317,30 @@ __green_morestack:
 	.size	green__morestack,.-green__morestack
 
 /*
- * green__libc_hop: run the libc function at %r11 on a segment of its own,
- * for libgreen's libc entry points (libcwrap-gen.S), which jump here when
- * the stack has too little room for the function.  Every argument
- * register is live and there are no stack arguments; the caller's return
- * address is on top of the stack.  The segment is the thread's spare
- * (green__ss_spare), taken and given back without a call; its header
- * records the guard and the segment to return to, as a split's does, so a
- * callback from libc that splits, a longjmp out of one, a fault report
+ * The hops: run the function at %r11 on a segment of its own, because the
+ * stack has too little room for it.  Every argument register is live; the
+ * caller's return address is on top of the stack.  The segment is the
+ * thread's spare (green__ss_spare), taken and given back without a call;
+ * its header records the guard and the segment to return to, as a split's
+ * does, so a callback that splits, a longjmp out of one, a fault report
  * and a task parked inside the call (libgreen-hook) all see an ordinary
  * segment.  Only %r10 and %r11 are free; the old stack holds the rest.
+ *
+ * hop_enter: push the function, take a segment and make it the current
+ * one; leaves %r11 = the segment's header (the top of its stack), %r10 =
+ * the old stack pointer (the function's slot, then the return address),
+ * the stack pointer unchanged.
  */
-	.globl	green__libc_hop
-	.hidden	green__libc_hop
-	.type	green__libc_hop,@function
-green__libc_hop:
-	.cfi_startproc
+.macro	hop_enter
 	pushq	%r11			/* the function */
 	.cfi_adjust_cfa_offset 8
 	movq	%fs:0, %r10
 	addq	green__ss_spare@gottpoff(%rip), %r10
 	movq	(%r10), %r11
 	testq	%r11, %r11
-	jz	3f
+	jz	.Lrefill\@
 	movq	$0, (%r10)
-1:	/* %r11: the segment's header, the top of its stack */
+.Lhave\@:
 	movq	%fs:0x70, %r10
 	movq	%r10, GREEN_SEG_OLD_GUARD(%r11)
 	movq	%fs:0, %r10
@@ -226,47 +352,18 @@ green__libc_hop:
 	.cfi_adjust_cfa_offset -8
 	movq	%r10, GREEN_SEG_PREV(%r11)
 	testq	%r10, %r10
-	jz	2f
+	jz	.Lbase\@
 	movq	GREEN_SEG_DEPTH(%r10), %r10
-2:	addq	$GREEN_SS_SEGMENT, %r10
+.Lbase\@:
+	addq	$GREEN_SS_SEGMENT, %r10
 	movq	%r10, GREEN_SEG_DEPTH(%r11)
 	movq	GREEN_SEG_LO(%r11), %r10
 	addq	$GREEN_SS_RESERVE, %r10
 	movq	%r10, %fs:0x70		/* its guard */
 	movq	%rsp, %r10
-	movq	%r11, %rsp		/* onto the segment */
-	.cfi_def_cfa %r10, 16
-	pushq	%r10
-	/* CFA = *(rsp) + 16: the caller's frame on the old stack */
-	.cfi_escape 0x0f, 0x05, 0x77, 0x00, 0x06, 0x23, 0x10
-	pushq	$0			/* alignment */
-	.cfi_escape 0x0f, 0x05, 0x77, 0x08, 0x06, 0x23, 0x10
-	call	*(%r10)
-	movq	8(%rsp), %r10
-	leaq	16(%rsp), %r11		/* the segment */
-	movq	%r10, %rsp		/* back: the function's slot, then
-					   the caller's return address */
-	.cfi_def_cfa %rsp, 16
-	movq	GREEN_SEG_OLD_GUARD(%r11), %r10
-	movq	%r10, %fs:0x70
-	movq	GREEN_SEG_PREV(%r11), %r10
-	movq	%r10, (%rsp)
-	movq	%fs:0, %r10
-	addq	green__ss_cur@gottpoff(%rip), %r10
-	pushq	(%rsp)
-	.cfi_adjust_cfa_offset 8
-	popq	(%r10)			/* the current segment again */
-	.cfi_adjust_cfa_offset -8
-	movq	%fs:0, %r10
-	addq	green__ss_spare@gottpoff(%rip), %r10
-	cmpq	$0, (%r10)
-	jne	4f
-	movq	%r11, (%r10)		/* the spare again */
-	addq	$8, %rsp
-	.cfi_adjust_cfa_offset -8
-	ret
-3:	/* no spare: one from the pools, the argument registers kept */
-	.cfi_adjust_cfa_offset 8
+	jmp	.Lentered\@
+.Lrefill\@:
+	/* no spare: one from the pools, the argument registers kept */
 	pushq	%rax
 	pushq	%rdi
 	pushq	%rsi
@@ -303,8 +400,41 @@ green__libc_hop:
 	popq	%rdi
 	popq	%rax
 	.cfi_adjust_cfa_offset -192
-	jmp	1b
-4:	/* a spare already: back to the pools, the return values kept */
+	jmp	.Lhave\@
+.Lentered\@:
+.endm
+
+/*
+ * hop_leave: back from the function, with %r11 = the segment and %r10 =
+ * the old stack pointer: restore the guard and the current segment, give
+ * the segment back, return to the caller.  The return values (%rax, %rdx,
+ * %xmm0, %xmm1) are kept.
+ */
+.macro	hop_leave
+	movq	%r10, %rsp		/* back: the function's slot, then
+					   the caller's return address */
+	.cfi_def_cfa %rsp, 16
+	movq	GREEN_SEG_OLD_GUARD(%r11), %r10
+	movq	%r10, %fs:0x70
+	movq	GREEN_SEG_PREV(%r11), %r10
+	movq	%r10, (%rsp)
+	movq	%fs:0, %r10
+	addq	green__ss_cur@gottpoff(%rip), %r10
+	pushq	(%rsp)
+	.cfi_adjust_cfa_offset 8
+	popq	(%r10)			/* the current segment again */
+	.cfi_adjust_cfa_offset -8
+	movq	%fs:0, %r10
+	addq	green__ss_spare@gottpoff(%rip), %r10
+	cmpq	$0, (%r10)
+	jne	.Lrelease\@
+	movq	%r11, (%r10)		/* the spare again */
+	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
+	ret
+.Lrelease\@:
+	/* a spare already: back to the pools */
+	.cfi_adjust_cfa_offset 8
 	pushq	%rax
 	pushq	%rdx
 	subq	$32, %rsp		/* 2 xmm; 16-byte aligned */
@@ -322,8 +452,77 @@ green__libc_hop:
 	addq	$8, %rsp
 	.cfi_adjust_cfa_offset -8
 	ret
+.endm
+
+/* For libgreen's libc entry points (libcwrap-gen.S): their functions
+ * take no stack arguments. */
+	.globl	green__libc_hop
+	.hidden	green__libc_hop
+	.type	green__libc_hop,@function
+green__libc_hop:
+	.cfi_startproc
+	hop_enter
+	movq	%r11, %rsp		/* onto the segment */
+	.cfi_def_cfa %r10, 16
+	pushq	%r10
+	/* CFA = *(rsp) + 16: the caller's frame on the old stack */
+	.cfi_escape 0x0f, 0x05, 0x77, 0x00, 0x06, 0x23, 0x10
+	pushq	$0			/* alignment */
+	.cfi_escape 0x0f, 0x05, 0x77, 0x08, 0x06, 0x23, 0x10
+	call	*(%r10)
+	movq	8(%rsp), %r10
+	leaq	16(%rsp), %r11		/* the segment */
+	hop_leave
 	.cfi_endproc
 	.size	green__libc_hop,.-green__libc_hop
+
+/*
+ * For a call through a pointer into code without a stack check (the
+ * thunks above; exported as __green_ithunk_hop for libgreen-morestack.a).
+ * Its stack arguments, if any, are of unknown size: the first ITHUNK_ARGS
+ * bytes above the return address are copied, or fewer when the old stack
+ * is a segment whose top is nearer (first segments are carved with a
+ * readable page after the last).
+ */
+#define ITHUNK_ARGS 256
+	.globl	green__ithunk_hop
+	.hidden	green__ithunk_hop
+	.type	green__ithunk_hop,@function
+	.globl	__green_ithunk_hop
+	.type	__green_ithunk_hop,@function
+green__ithunk_hop:
+__green_ithunk_hop:
+	.cfi_startproc
+	hop_enter
+	leaq	-(16 + ITHUNK_ARGS)(%r11), %rsp	/* onto the segment */
+	.cfi_def_cfa %r10, 16
+	movq	%r10, ITHUNK_ARGS + 8(%rsp)
+	/* CFA = *(rsp + ITHUNK_ARGS + 8) + 16 */
+	.cfi_escape 0x0f, 0x06, 0x77, 0x88, 0x02, 0x06, 0x23, 0x10
+	movq	$0, ITHUNK_ARGS(%rsp)
+	movq	%rsi, -8(%rsp)		/* below the stack pointer: nothing */
+	movq	%rdi, -16(%rsp)		/* else runs on this segment yet */
+	movq	%rcx, -24(%rsp)
+	leaq	16(%r10), %rsi		/* the stack arguments */
+	movq	GREEN_SEG_PREV(%r11), %rcx
+	testq	%rcx, %rcx
+	jz	1f
+	subq	%rsi, %rcx		/* up to the top of that segment */
+	cmpq	$ITHUNK_ARGS, %rcx
+	jbe	2f
+1:	movl	$ITHUNK_ARGS, %ecx
+2:	shrq	$3, %rcx
+	movq	%rsp, %rdi
+	rep movsq
+	movq	-8(%rsp), %rsi
+	movq	-16(%rsp), %rdi
+	movq	-24(%rsp), %rcx
+	call	*(%r10)
+	movq	ITHUNK_ARGS + 8(%rsp), %r10
+	leaq	ITHUNK_ARGS + 16(%rsp), %r11	/* the segment */
+	hop_leave
+	.cfi_endproc
+	.size	green__ithunk_hop,.-green__ithunk_hop
 #endif /* !GREEN_MORESTACK_ARCHIVE */
 
 	.section .note.GNU-split-stack,"",@progbits
