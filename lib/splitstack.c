@@ -160,7 +160,14 @@ seg_put(struct green_worker *w, struct green_seg *s)
 	green__unlock(&pool_lock);
 }
 
-static GREEN_NO_SPLIT void
+/* alloca blocks of segments given back where no libc call may be made
+ * (below a guard, in shrink and longjmp); freed by dyn_reap */
+static __thread struct green_dyn *dyn_pending
+	__attribute__((tls_model("initial-exec")));
+
+/* Free a list of alloca blocks: split-stack code, with a stack of its own
+ * (free may hop onto a segment). */
+static void
 dyn_free(struct green_dyn *d)
 {
 	while (d != NULL) {
@@ -170,12 +177,35 @@ dyn_free(struct green_dyn *d)
 	}
 }
 
+static void
+dyn_reap(void)
+{
+	struct green_dyn *d = dyn_pending;
+
+	dyn_pending = NULL;
+	dyn_free(d);
+}
+
+/* Take s's alloca blocks off it, to dyn_pending. */
+static GREEN_NO_SPLIT void
+dyn_defer(struct green_seg *s)
+{
+	struct green_dyn *d = s->dynamic;
+
+	while (d != NULL) {
+		struct green_dyn *next = d->next;
+		d->next = dyn_pending;
+		dyn_pending = d;
+		d = next;
+	}
+	s->dynamic = NULL;
+}
+
 /* Give back s, whose function has returned or will never run again. */
 static GREEN_NO_SPLIT void
 seg_release(struct green_worker *w, struct green_seg *s)
 {
-	dyn_free(s->dynamic);
-	s->dynamic = NULL;
+	dyn_defer(s);
 	seg_put(w, s);
 }
 
@@ -338,8 +368,9 @@ green__ss_shrink(void)
  * After a longjmp to sp: give back every segment above the one that holds
  * sp and restore that one's guard.  Returns whether sp is on another
  * segment than the current one.  The segment in use now is still run on
- * until the jump, so only pooled ones (which stay mapped) are given back
- * at once; an unpooled one waits in the worker's deferred slot.
+ * until the jump: it goes to this worker's own cache, which nothing but
+ * this thread takes from, or, if it has a mapping of its own, waits in the
+ * worker's deferred slot until the next longjmp or the worker's end.
  */
 GREEN_NO_SPLIT bool
 green__ss_unwind_to(uintptr_t sp)
@@ -354,12 +385,17 @@ green__ss_unwind_to(uintptr_t sp)
 			break;
 		prev = s->prev;
 		green__ss_set_guard(s->old_guard);
-		if (s == green__ss_cur && s->alone && w != NULL) {
+		if (s != green__ss_cur || w == NULL) {
+			seg_release(w, s);
+		} else if (s->alone) {
 			if (w->ss_defer != NULL)
 				seg_release(w, w->ss_defer);
 			w->ss_defer = s;
 		} else {
-			seg_release(w, s);
+			dyn_defer(s);
+			s->next = w->ss_free;
+			w->ss_free = s;
+			w->nss_free++;
 		}
 	}
 	green__ss_cur = s;
@@ -398,6 +434,7 @@ green__ss_chain_put(struct green_worker *w, struct green_ctx *ctx)
 	ctx->ss.seg = NULL;
 	dyn_free(ctx->ss.dynamic);
 	ctx->ss.dynamic = NULL;
+	dyn_reap();
 }
 
 void
@@ -411,6 +448,7 @@ green__ss_worker_fini(struct green_worker *w)
 	if (green__ss_spare != NULL)
 		seg_release(NULL, green__ss_spare);
 	green__ss_spare = NULL;
+	dyn_reap();
 	while ((s = w->ss_free) != NULL) {
 		w->ss_free = s->next;
 		seg_put(NULL, s);
@@ -450,15 +488,17 @@ green__ss_idle(void)
 /*
  * gcc calls this for alloca and variable-length arrays that do not fit
  * above the guard.  The block lives as long as the segment in use (or, on
- * the base stack, the task), as with libgcc.
+ * the base stack, the task), as with libgcc; after that it is freed at the
+ * thread's next call here, or when a task ends on it.
  */
 __attribute__((visibility("default"))) void *
 __morestack_allocate_stack_space(size_t size)
 {
 	struct green_worker *w = green__worker();
-	struct green_dyn *d = malloc(sizeof(*d) + size + 15);
-	struct green_dyn **list;
+	struct green_dyn *d, **list;
 
+	dyn_reap(); /* blocks of segments given back since */
+	d = malloc(sizeof(*d) + size + 15);
 	if (d == NULL) {
 		struct grow_report r = { GROW_NOMEM, size, 0 };
 		grow_fail(w, &r);
