@@ -250,6 +250,36 @@ green__stack_top(struct green_stack *s)
 	return (char *)s->map + green__stack_guard() + s->size;
 }
 
+/*
+ * Fault in the pages of first segments POPULATE bytes at a time, as the
+ * carving reaches them: a task's first segment is the first memory it
+ * touches, and on this machine class a page fault costs ~10 us, more than
+ * a spawn.  skynet took 8,000 faults carving first segments, one per
+ * 4 KiB page.  MADV_POPULATE_WRITE (Linux 5.14) does a chunk in one call;
+ * where it is missing, the pages fault one by one as before.  (A huge page
+ * per region made skynet 20% faster and a million parked spawns up to 4x
+ * slower and erratic: compaction for 2 MiB pages.)
+ */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define POPULATE ((size_t)256 << 10)
+
+/* Populate the chunk that starts inside [seg, seg + size), if any, up to
+ * end. */
+static void
+populate(char *seg, size_t size, char *end)
+{
+	uintptr_t s = (uintptr_t)seg;
+	uintptr_t b = (s + POPULATE - 1) & ~(uintptr_t)(POPULATE - 1);
+
+	if (b < s + size && b < (uintptr_t)end)
+		madvise((void *)b,
+			(uintptr_t)end - b < POPULATE ? (uintptr_t)end - b
+						       : POPULATE,
+			MADV_POPULATE_WRITE);
+}
+
 /* Under stack_lock: a new first segment of rt->seg_size bytes.  noinline:
  * its mmap stays off the path that reuses pooled segments (nosplit.c). */
 static __attribute__((noinline)) struct green_stack *
@@ -277,6 +307,7 @@ seg_carve(struct green_rt *rt)
 		rt->seg_end = (char *)map + SEG_REGION;
 	}
 	seg = rt->seg_cursor;
+	populate(seg, rt->seg_size, rt->seg_end);
 	rt->seg_cursor += rt->seg_size;
 	s = (struct green_stack *)(seg + rt->seg_size) - 1;
 	s->map = seg;
