@@ -16,9 +16,8 @@
  * stack safe: such a call gets GREEN_SS_NONSPLIT bytes (the linker and
  * __morestack_non_split ask for them), and one that uses more faults on the
  * guard page, which diag.c reports naming the task, instead of running into
- * another task's memory.  On kernels that have it, MADV_GUARD_INSTALL puts
- * the guard in the page tables without splitting the mapping, so pooled
- * segments cost no memory-map entry of their own (vm.max_map_count).
+ * another task's memory.  Each segment is two memory mappings, the guard
+ * page and the stack (see guard_page).
  *
  * grow and shrink run below the guard, on the reserve every stack keeps
  * (GREEN_SS_RESERVE): they and everything they call are no_split_stack or
@@ -39,10 +38,6 @@
 #include "syscall.h"
 
 #ifdef GREEN_SPLIT_STACK
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
-#endif
 
 #define PAGE ((size_t)4096)	      /* x86_64 Linux's base page */
 #define SEG_MAP ((size_t)GREEN_SS_SEGMENT)
@@ -70,8 +65,6 @@ _Static_assert(offsetof(struct green_seg, depth) == GREEN_SEG_DEPTH, "asm");
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct green_seg *pool;	/* under pool_lock */
 static size_t npool;		/* under pool_lock */
-/* relaxed: a hint that only decides whether MADV_GUARD_INSTALL is tried */
-static _Atomic bool no_guard_advice;
 
 /* An alloca block of __morestack_allocate_stack_space. */
 struct green_dyn {
@@ -80,15 +73,15 @@ struct green_dyn {
 
 /* --- segments ------------------------------------------------------------ */
 
+/*
+ * The guard page is PROT_NONE, a mapping of its own.  Not MADV_GUARD_INSTALL
+ * (Linux 6.13), which would keep a segment one mapping: gdb's gcore then
+ * cannot read the segment at all, and a core dump loses the stacks of tasks
+ * parked on segments (tests/gdb.sh).
+ */
 static GREEN_NO_SPLIT bool
 guard_page(void *page)
 {
-	if (!atomic_load_explicit(&no_guard_advice, memory_order_relaxed)) {
-		if (madvise(page, PAGE, MADV_GUARD_INSTALL) == 0)
-			return true;
-		atomic_store_explicit(&no_guard_advice, true,
-				      memory_order_relaxed);
-	}
 	return mprotect(page, PAGE, PROT_NONE) == 0;
 }
 

@@ -4,7 +4,7 @@
  *
  * Two workers run three named tasks that all park, each in its own way:
  *   "sleeper"  green_sleep(-1) at the bottom of parked_leaf <- parked_middle
- *              <- sleeper_entry;
+ *              <- sleeper_entry, parked_middle on a segment of its own;
  *   "joiner"   green_join of the sleeper;
  *   "receiver" green_chan_recv on a channel that nobody sends to.
  *
@@ -49,12 +49,18 @@ parked_leaf(int depth)
 	return r;
 }
 
+/* Its frame is bigger than a first segment: with segmented stacks it runs
+ * on a segment of its own, so the sleeper's backtrace crosses from one
+ * segment to the stack before (through libgreen's __morestack). */
 NOINLINE static int
 parked_middle(int depth)
 {
-	int r = parked_leaf(depth + 1);
+	volatile char big[8192];
+	int r;
 
-	depth_sink = depth;
+	big[0] = (char)depth;
+	r = parked_leaf(depth + 1);
+	depth_sink = depth + big[0];
 	return r;
 }
 

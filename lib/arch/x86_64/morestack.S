@@ -35,7 +35,7 @@
 #ifdef GREEN_MORESTACK_ARCHIVE
 #define MORESTACK_CORE	*__green_morestack@GOTPCREL(%rip)
 #else
-#define MORESTACK_CORE	green__morestack
+#define MORESTACK_CORE	__morestack
 #endif
 
 	.text
@@ -212,6 +212,7 @@ green__ithunk:
 	.cfi_endproc
 	.size	__x86_indirect_thunk_r11,.-__x86_indirect_thunk_r11
 
+#ifdef GREEN_MORESTACK_ARCHIVE
 	.globl	__morestack
 	.type	__morestack,@function
 __morestack:
@@ -219,11 +220,24 @@ __morestack:
 	jmp	MORESTACK_CORE
 	.cfi_endproc
 	.size	__morestack,.-__morestack
+#else
+/* The core's name for the archive's entry points (through the GOT). */
+	.globl	__green_morestack
+	.type	__green_morestack,@function
+__green_morestack:
+	.cfi_startproc
+	jmp	__morestack
+	.cfi_endproc
+	.size	__green_morestack,.-__green_morestack
+#endif
 
 #ifndef GREEN_MORESTACK_ARCHIVE
 /*
- * green__morestack (exported as __green_morestack for the archive's entry
- * points).  The frame, below %rbp on the old stack:
+ * __morestack, the core (in libgreen.so; __green_morestack above leads
+ * here from the archive's entry points).  It must be named so: gdb walks
+ * a backtrace from a segment back to the stack before only through a frame
+ * of a function called __morestack (gdb's frame.c), as it does for
+ * libgcc's.  The frame, below %rbp on the old stack:
  *
  *	24(%rbp)...	the caller's stack arguments (a varargs function
  *			reads them through 24(%rbp) after the split)
@@ -238,13 +252,9 @@ __morestack:
  * new segment, as libgcc's __morestack keeps it, and the CFI says so: the
  * unwinder and gdb walk from the new segment back to the old one.
  */
-	.globl	green__morestack
-	.hidden	green__morestack
-	.type	green__morestack,@function
-	.globl	__green_morestack
-	.type	__green_morestack,@function
-green__morestack:
-__green_morestack:
+	.globl	__morestack
+	.type	__morestack,@function
+__morestack:
 	.cfi_startproc
 	pushq	%rbp
 	.cfi_def_cfa_offset 16
@@ -314,215 +324,8 @@ __green_morestack:
 	.cfi_def_cfa %rsp, 8
 	ret				/* to the caller's "ret" */
 	.cfi_endproc
-	.size	green__morestack,.-green__morestack
+	.size	__morestack,.-__morestack
 
-/*
- * The hops: run the function at %r11 on a segment of its own, because the
- * stack has too little room for it.  Every argument register is live; the
- * caller's return address is on top of the stack.  The segment is the
- * thread's spare (green__ss_spare), taken and given back without a call;
- * its header records the guard and the segment to return to, as a split's
- * does, so a callback that splits, a longjmp out of one, a fault report
- * and a task parked inside the call (libgreen-hook) all see an ordinary
- * segment.  Only %r10 and %r11 are free; the old stack holds the rest.
- *
- * hop_enter: push the function, take a segment and make it the current
- * one; leaves %r11 = the segment's header (the top of its stack), %r10 =
- * the old stack pointer (the function's slot, then the return address),
- * the stack pointer unchanged.
- */
-.macro	hop_enter
-	pushq	%r11			/* the function */
-	.cfi_adjust_cfa_offset 8
-	movq	%fs:0, %r10
-	addq	green__ss_spare@gottpoff(%rip), %r10
-	movq	(%r10), %r11
-	testq	%r11, %r11
-	jz	.Lrefill\@
-	movq	$0, (%r10)
-.Lhave\@:
-	movq	%fs:0x70, %r10
-	movq	%r10, GREEN_SEG_OLD_GUARD(%r11)
-	movq	%fs:0, %r10
-	addq	green__ss_cur@gottpoff(%rip), %r10
-	pushq	(%r10)
-	.cfi_adjust_cfa_offset 8
-	movq	%r11, (%r10)		/* the current segment */
-	popq	%r10
-	.cfi_adjust_cfa_offset -8
-	movq	%r10, GREEN_SEG_PREV(%r11)
-	testq	%r10, %r10
-	jz	.Lbase\@
-	movq	GREEN_SEG_DEPTH(%r10), %r10
-.Lbase\@:
-	addq	$GREEN_SS_SEGMENT, %r10
-	movq	%r10, GREEN_SEG_DEPTH(%r11)
-	movq	GREEN_SEG_LO(%r11), %r10
-	addq	$GREEN_SS_RESERVE, %r10
-	movq	%r10, %fs:0x70		/* its guard */
-	movq	%rsp, %r10
-	jmp	.Lentered\@
-.Lrefill\@:
-	/* no spare: one from the pools, the argument registers kept */
-	pushq	%rax
-	pushq	%rdi
-	pushq	%rsi
-	pushq	%rdx
-	pushq	%rcx
-	pushq	%r8
-	pushq	%r9
-	subq	$136, %rsp		/* 8 xmm; 16-byte aligned */
-	.cfi_adjust_cfa_offset 192
-	movdqu	%xmm0, 0(%rsp)
-	movdqu	%xmm1, 16(%rsp)
-	movdqu	%xmm2, 32(%rsp)
-	movdqu	%xmm3, 48(%rsp)
-	movdqu	%xmm4, 64(%rsp)
-	movdqu	%xmm5, 80(%rsp)
-	movdqu	%xmm6, 96(%rsp)
-	movdqu	%xmm7, 112(%rsp)
-	call	green__ss_hop_segment
-	movq	%rax, %r11
-	movdqu	0(%rsp), %xmm0
-	movdqu	16(%rsp), %xmm1
-	movdqu	32(%rsp), %xmm2
-	movdqu	48(%rsp), %xmm3
-	movdqu	64(%rsp), %xmm4
-	movdqu	80(%rsp), %xmm5
-	movdqu	96(%rsp), %xmm6
-	movdqu	112(%rsp), %xmm7
-	addq	$136, %rsp
-	popq	%r9
-	popq	%r8
-	popq	%rcx
-	popq	%rdx
-	popq	%rsi
-	popq	%rdi
-	popq	%rax
-	.cfi_adjust_cfa_offset -192
-	jmp	.Lhave\@
-.Lentered\@:
-.endm
-
-/*
- * hop_leave: back from the function, with %r11 = the segment and %r10 =
- * the old stack pointer: restore the guard and the current segment, give
- * the segment back, return to the caller.  The return values (%rax, %rdx,
- * %xmm0, %xmm1) are kept.
- */
-.macro	hop_leave
-	movq	%r10, %rsp		/* back: the function's slot, then
-					   the caller's return address */
-	.cfi_def_cfa %rsp, 16
-	movq	GREEN_SEG_OLD_GUARD(%r11), %r10
-	movq	%r10, %fs:0x70
-	movq	GREEN_SEG_PREV(%r11), %r10
-	movq	%r10, (%rsp)
-	movq	%fs:0, %r10
-	addq	green__ss_cur@gottpoff(%rip), %r10
-	pushq	(%rsp)
-	.cfi_adjust_cfa_offset 8
-	popq	(%r10)			/* the current segment again */
-	.cfi_adjust_cfa_offset -8
-	movq	%fs:0, %r10
-	addq	green__ss_spare@gottpoff(%rip), %r10
-	cmpq	$0, (%r10)
-	jne	.Lrelease\@
-	movq	%r11, (%r10)		/* the spare again */
-	addq	$8, %rsp
-	.cfi_adjust_cfa_offset -8
-	ret
-.Lrelease\@:
-	/* a spare already: back to the pools */
-	.cfi_adjust_cfa_offset 8
-	pushq	%rax
-	pushq	%rdx
-	subq	$32, %rsp		/* 2 xmm; 16-byte aligned */
-	.cfi_adjust_cfa_offset 48
-	movdqu	%xmm0, 0(%rsp)
-	movdqu	%xmm1, 16(%rsp)
-	movq	%r11, %rdi
-	call	green__ss_hop_release
-	movdqu	0(%rsp), %xmm0
-	movdqu	16(%rsp), %xmm1
-	addq	$32, %rsp
-	popq	%rdx
-	popq	%rax
-	.cfi_adjust_cfa_offset -48
-	addq	$8, %rsp
-	.cfi_adjust_cfa_offset -8
-	ret
-.endm
-
-/* For libgreen's libc entry points (libcwrap-gen.S): their functions
- * take no stack arguments. */
-	.globl	green__libc_hop
-	.hidden	green__libc_hop
-	.type	green__libc_hop,@function
-green__libc_hop:
-	.cfi_startproc
-	hop_enter
-	movq	%r11, %rsp		/* onto the segment */
-	.cfi_def_cfa %r10, 16
-	pushq	%r10
-	/* CFA = *(rsp) + 16: the caller's frame on the old stack */
-	.cfi_escape 0x0f, 0x05, 0x77, 0x00, 0x06, 0x23, 0x10
-	pushq	$0			/* alignment */
-	.cfi_escape 0x0f, 0x05, 0x77, 0x08, 0x06, 0x23, 0x10
-	call	*(%r10)
-	movq	8(%rsp), %r10
-	leaq	16(%rsp), %r11		/* the segment */
-	hop_leave
-	.cfi_endproc
-	.size	green__libc_hop,.-green__libc_hop
-
-/*
- * For a call through a pointer into code without a stack check (the
- * thunks above; exported as __green_ithunk_hop for libgreen-morestack.a).
- * Its stack arguments, if any, are of unknown size: the first ITHUNK_ARGS
- * bytes above the return address are copied, or fewer when the old stack
- * is a segment whose top is nearer (first segments are carved with a
- * readable page after the last).
- */
-#define ITHUNK_ARGS 256
-	.globl	green__ithunk_hop
-	.hidden	green__ithunk_hop
-	.type	green__ithunk_hop,@function
-	.globl	__green_ithunk_hop
-	.type	__green_ithunk_hop,@function
-green__ithunk_hop:
-__green_ithunk_hop:
-	.cfi_startproc
-	hop_enter
-	leaq	-(16 + ITHUNK_ARGS)(%r11), %rsp	/* onto the segment */
-	.cfi_def_cfa %r10, 16
-	movq	%r10, ITHUNK_ARGS + 8(%rsp)
-	/* CFA = *(rsp + ITHUNK_ARGS + 8) + 16 */
-	.cfi_escape 0x0f, 0x06, 0x77, 0x88, 0x02, 0x06, 0x23, 0x10
-	movq	$0, ITHUNK_ARGS(%rsp)
-	movq	%rsi, -8(%rsp)		/* below the stack pointer: nothing */
-	movq	%rdi, -16(%rsp)		/* else runs on this segment yet */
-	movq	%rcx, -24(%rsp)
-	leaq	16(%r10), %rsi		/* the stack arguments */
-	movq	GREEN_SEG_PREV(%r11), %rcx
-	testq	%rcx, %rcx
-	jz	1f
-	subq	%rsi, %rcx		/* up to the top of that segment */
-	cmpq	$ITHUNK_ARGS, %rcx
-	jbe	2f
-1:	movl	$ITHUNK_ARGS, %ecx
-2:	shrq	$3, %rcx
-	movq	%rsp, %rdi
-	rep movsq
-	movq	-8(%rsp), %rsi
-	movq	-16(%rsp), %rdi
-	movq	-24(%rsp), %rcx
-	call	*(%r10)
-	movq	ITHUNK_ARGS + 8(%rsp), %r10
-	leaq	ITHUNK_ARGS + 16(%rsp), %r11	/* the segment */
-	hop_leave
-	.cfi_endproc
-	.size	green__ithunk_hop,.-green__ithunk_hop
 #endif /* !GREEN_MORESTACK_ARCHIVE */
 
 	.section .note.GNU-split-stack,"",@progbits
