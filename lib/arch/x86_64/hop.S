@@ -19,6 +19,7 @@
  */
 #include "config.h"
 #include "splitstack.h"
+#include "argregs.h"
 
 #if defined(GREEN_SPLIT_STACK) && !defined(GREEN_MORESTACK_ARCHIVE)
 
@@ -189,24 +190,10 @@ __morestack:
 	pushq	%r9
 	subq	$128, %rsp		/* 8 xmm; 16-byte aligned */
 	.cfi_adjust_cfa_offset 184
-	movdqu	%xmm0, 0(%rsp)
-	movdqu	%xmm1, 16(%rsp)
-	movdqu	%xmm2, 32(%rsp)
-	movdqu	%xmm3, 48(%rsp)
-	movdqu	%xmm4, 64(%rsp)
-	movdqu	%xmm5, 80(%rsp)
-	movdqu	%xmm6, 96(%rsp)
-	movdqu	%xmm7, 112(%rsp)
+	save_xmm_args
 	call	green__ss_hop_segment
 	movq	%rax, %r11
-	movdqu	0(%rsp), %xmm0
-	movdqu	16(%rsp), %xmm1
-	movdqu	32(%rsp), %xmm2
-	movdqu	48(%rsp), %xmm3
-	movdqu	64(%rsp), %xmm4
-	movdqu	80(%rsp), %xmm5
-	movdqu	96(%rsp), %xmm6
-	movdqu	112(%rsp), %xmm7
+	restore_xmm_args
 	addq	$128, %rsp
 	popq	%r9
 	popq	%r8

@@ -29,6 +29,7 @@
  */
 #include "config.h"
 #include "splitstack.h"
+#include "argregs.h"
 
 #ifdef GREEN_SPLIT_STACK
 
@@ -271,14 +272,7 @@ __morestack:
 	pushq	%r9
 	pushq	%r11
 	subq	$128, %rsp		/* 8 xmm; %rsp is 16-byte aligned */
-	movdqu	%xmm0, 0(%rsp)
-	movdqu	%xmm1, 16(%rsp)
-	movdqu	%xmm2, 32(%rsp)
-	movdqu	%xmm3, 48(%rsp)
-	movdqu	%xmm4, 64(%rsp)
-	movdqu	%xmm5, 80(%rsp)
-	movdqu	%xmm6, 96(%rsp)
-	movdqu	%xmm7, 112(%rsp)
+	save_xmm_args
 
 	/* green__ss_grow(frame, argsize, args) returns the new stack
 	 * pointer, the arguments copied just above it, and has set the
@@ -288,14 +282,7 @@ __morestack:
 	leaq	24(%rbp), %rdx
 	call	green__ss_grow
 
-	movdqu	0(%rsp), %xmm0
-	movdqu	16(%rsp), %xmm1
-	movdqu	32(%rsp), %xmm2
-	movdqu	48(%rsp), %xmm3
-	movdqu	64(%rsp), %xmm4
-	movdqu	80(%rsp), %xmm5
-	movdqu	96(%rsp), %xmm6
-	movdqu	112(%rsp), %xmm7
+	restore_xmm_args
 	movq	%rax, %rsp		/* onto the new segment */
 	movq	-24(%rbp), %rdi
 	movq	-32(%rbp), %rsi
