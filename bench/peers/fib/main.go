@@ -4,6 +4,11 @@
 // the plain recursive fib. Each round also times the plain fib(n) alone. It
 // prints the same RESULT lines as the C program (fib_serial_ms is Go's own
 // serial time; bench/run compares against the C one).
+//
+// With -o the fork-join fib is fibParOC, which adds the per-task work of the
+// C program's fib_task_oc() (-o, bench/bench.h) as a Go programmer writes
+// it, so that bench/run can compare ordinary C with Go doing the same work;
+// the results are then named *_oc.
 package main
 
 import (
@@ -41,6 +46,29 @@ func fibPar(n int) int {
 	return <-ch + b
 }
 
+// fibParOC is fibPar with fib_task_oc()'s work besides: every call that
+// forks formats its name, "fib-N", and keeps a 64-byte copy of it until it
+// has its result, as the C call keeps its label until it has joined. The
+// copy is printed on the error path, as the C label is, so it lives on the
+// heap, as the C one does.
+func fibParOC(n int) int {
+	if n <= cutoff {
+		return fibSerial(n)
+	}
+	name := fmt.Sprintf("fib-%d", n)
+	buf := make([]byte, 64)
+	if m := copy(buf, name); m != len(name) {
+		fmt.Fprintf(os.Stderr, "fib: name %q copied as %q\n", name, buf[:m])
+		os.Exit(1)
+	}
+	ch := make(chan int, 1)
+	go func() { ch <- fibParOC(n - 1) }()
+	b := fibParOC(n - 2)
+	a := <-ch
+	runtime.KeepAlive(buf)
+	return a + b
+}
+
 // sink keeps the compiler from discarding a result.
 var sink int
 
@@ -48,19 +76,31 @@ func main() {
 	workers := flag.Int("w", 1, "GOMAXPROCS (the C side's worker count)")
 	rounds := flag.Int("r", 1, "repeat the measurement, one result per round")
 	n := flag.Int("n", 32, "fib argument")
+	ordinary := flag.Bool("o", false, "ordinary Go: every goroutine also formats "+
+		"its name and keeps a 64-byte copy, as the C program's -o tasks do (results named *_oc)")
 	flag.Parse()
 	if *workers < 1 || *rounds < 1 || *n < 1 || *n > 92 || flag.NArg() != 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(*workers)
+	// With -o the results get the suffix _oc, as the C program's do.
+	suffix, variant := "", ""
+	if *ordinary {
+		suffix, variant = "_oc", " (ordinary Go)"
+	}
 	want := fibIter(*n)
 
 	for r := 1; r <= *rounds; r++ {
 		t0 := time.Now()
 		serial := fibSerial(*n)
 		t1 := time.Now()
-		par := fibPar(*n)
+		var par int
+		if *ordinary {
+			par = fibParOC(*n)
+		} else {
+			par = fibPar(*n)
+		}
 		t2 := time.Now()
 		sink += serial + par
 
@@ -71,10 +111,10 @@ func main() {
 		}
 		sms := float64(t1.Sub(t0).Nanoseconds()) / 1e6
 		pms := float64(t2.Sub(t1).Nanoseconds()) / 1e6
-		fmt.Printf("RESULT fib_serial_ms %.3f ms\n", sms)
-		fmt.Printf("RESULT fib_ms %.3f ms\n", pms)
-		fmt.Printf("go fib: round %d/%d, GOMAXPROCS %d, fib(%d) = %d: "+
+		fmt.Printf("RESULT fib_serial_ms%s %.3f ms\n", suffix, sms)
+		fmt.Printf("RESULT fib_ms%s %.3f ms\n", suffix, pms)
+		fmt.Printf("go fib%s: round %d/%d, GOMAXPROCS %d, fib(%d) = %d: "+
 			"serial %.2f ms, fork-join %.2f ms (%.2fx serial)\n",
-			r, *rounds, *workers, *n, par, sms, pms, pms/sms)
+			variant, r, *rounds, *workers, *n, par, sms, pms, pms/sms)
 	}
 }
