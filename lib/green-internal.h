@@ -202,9 +202,10 @@ struct green_task *green__runq_steal(struct green_worker *thief,
 				     struct green_worker *victim,
 				     bool take_lifo);
 bool green__runq_empty(struct green_worker *w);
-void green__globq_push(struct green_task *head, struct green_task *tail,
-		       size_t n);
+void green__globq_push(struct green_task *t);
 struct green_task *green__globq_pop(struct green_worker *w, size_t max);
+struct green_rt;
+void green__globq_fini(struct green_rt *rt);
 
 /* --- the netpoller (netpoll.c) -------------------------------------------- */
 #define GREEN_POLL_EVENTS 64 /* epoll events taken per poll */
@@ -323,7 +324,9 @@ struct green_rt {
 	enum green_stack_why stack_why; /* why the default kind is fixed */
 	/* Global run queue. */
 	pthread_mutex_t gq_lock;
-	struct green_task *gq_head, *gq_tail; /* under gq_lock */
+	struct green_gbatch *gq_head, *gq_tail; /* under gq_lock (runq.c) */
+	struct green_gbatch *gq_free;	/* emptied batches; under gq_lock */
+	unsigned ngq_free;		/* under gq_lock */
 	_Atomic size_t gq_len;	  /* written under gq_lock, read without */
 	/* Idle workers. */
 	pthread_mutex_t idle_lock;

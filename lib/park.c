@@ -179,7 +179,7 @@ green__ready(struct green_task *t)
 		    w != NULL && w->current != NULL ? w->current->id : 0,
 		    w != NULL ? w->id : GREEN_TRACE_SOURCE_OTHER);
 	if (w == NULL) {
-		green__globq_push(t, t, 1);
+		green__globq_push(t);
 		green__wake_worker();
 		return;
 	}

@@ -642,6 +642,7 @@ rt_free(struct green_rt *rt)
 	green__netpoll_fini(rt);
 	green__free(rt->workers, rt->nworkers * sizeof(*rt->workers));
 	green__free(rt->heap, rt->capheap * sizeof(*rt->heap));
+	green__globq_fini(rt);
 	pthread_mutex_destroy(&rt->gq_lock);
 	pthread_mutex_destroy(&rt->idle_lock);
 	pthread_mutex_destroy(&rt->timer_lock);

@@ -307,7 +307,7 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 		green__wake_worker();
 	} else {
 		atomic_fetch_add(&rt->foreign_spawned, 1);
-		green__globq_push(t, t, 1);
+		green__globq_push(t);
 		green__wake_worker();
 		atomic_fetch_sub(&rt->foreign_busy, 1);
 	}
