@@ -74,20 +74,18 @@ __green_ithunk_hop:
 __morestack:
 	.cfi_startproc
 	.cfi_def_cfa_offset 24
-	movq	%fs:0, %r10
-	addq	green__ss_spare@gottpoff(%rip), %r10
-	movq	(%r10), %r11
+	movq	green__ss_spare@gottpoff(%rip), %r10
+	movq	%fs:(%r10), %r11
 	testq	%r11, %r11
 	jz	.Lrefill
-	movq	$0, (%r10)
+	movq	$0, %fs:(%r10)
 .Lhave:	/* %r11: the segment's header, the top of its stack */
 	movq	%fs:0x70, %r10
 	movq	%r10, GREEN_SEG_OLD_GUARD(%r11)
-	movq	%fs:0, %r10
-	addq	green__ss_cur@gottpoff(%rip), %r10
-	pushq	(%r10)
+	movq	green__ss_cur@gottpoff(%rip), %r10
+	pushq	%fs:(%r10)
 	.cfi_adjust_cfa_offset 8
-	movq	%r11, (%r10)		/* the current segment */
+	movq	%r11, %fs:(%r10)	/* the current segment */
 	popq	%r10
 	.cfi_adjust_cfa_offset -8
 	movq	%r10, GREEN_SEG_PREV(%r11)
@@ -140,19 +138,15 @@ __morestack:
 	.cfi_same_value %rbp
 	movq	GREEN_SEG_OLD_GUARD(%r11), %r10
 	movq	%r10, %fs:0x70
-	movq	GREEN_SEG_PREV(%r11), %r10
-	movq	%r10, (%rsp)
-	movq	%fs:0, %r10
-	addq	green__ss_cur@gottpoff(%rip), %r10
-	pushq	(%rsp)
+	movq	green__ss_cur@gottpoff(%rip), %r10
+	pushq	GREEN_SEG_PREV(%r11)
 	.cfi_adjust_cfa_offset 8
-	popq	(%r10)			/* the current segment again */
+	popq	%fs:(%r10)		/* the current segment again */
 	.cfi_adjust_cfa_offset -8
-	movq	%fs:0, %r10
-	addq	green__ss_spare@gottpoff(%rip), %r10
-	cmpq	$0, (%r10)
+	movq	green__ss_spare@gottpoff(%rip), %r10
+	cmpq	$0, %fs:(%r10)
 	jne	.Lrelease
-	movq	%r11, (%r10)		/* the spare again */
+	movq	%r11, %fs:(%r10)	/* the spare again */
 	addq	$16, %rsp
 	.cfi_adjust_cfa_offset -16
 	ret
