@@ -197,7 +197,7 @@ struct green_runq {
 
 void green__runq_push(struct green_worker *w, struct green_task *t);
 void green__runq_push_lifo(struct green_worker *w, struct green_task *t);
-struct green_task *green__runq_pop(struct green_worker *w);
+struct green_task *green__runq_pop(struct green_worker *w, bool oldest);
 struct green_task *green__runq_steal(struct green_worker *thief,
 				     struct green_worker *victim,
 				     bool take_lifo);
@@ -281,6 +281,7 @@ struct green_worker {
 	uint32_t tick;		  /* schedule count: global-queue fairness */
 	uint32_t poll_tick;	  /* switch count: busy polling (sched.c) */
 	uint32_t lifo_streak;	  /* consecutive runs from the lifo slot */
+	uint32_t ring_picks;	  /* picks from the ring: its fairness (runq.c) */
 	bool spinning;		  /* counted in rt->nspinning; owner only */
 	uint64_t rng;		  /* xorshift state for victim choice */
 	_Atomic uint32_t wakeword; /* futex: 1 = notified */
@@ -382,7 +383,7 @@ void green__task_start(struct green_task *t);
 _Noreturn void green__task_exit(struct green_task *t);
 _Noreturn void green__leave(struct green_worker *w, struct green_task *t,
 			    green_after_fn after);
-struct green_task *green__find_local(struct green_worker *w);
+struct green_task *green__find_local(struct green_worker *w, bool oldest);
 void green__sched_prepare(struct green_worker *w, struct green_task *next);
 
 /* --- parking (park.c) ---------------------------------------------------- */

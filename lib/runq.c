@@ -1,24 +1,39 @@
 /*
  * runq.c - per-worker run queues and the global queue.
  *
- * Each worker owns a fixed ring of GREEN_RUNQ_SIZE tasks (Go's runq, Tokio's
- * local queue): the owner pushes at the tail; the owner and thieves take
- * from the head with a CAS; a thief takes half.  No resizing, so no memory
- * reclamation problem.  When the ring is full, half of it moves to the global
- * queue.  Beside the ring, a LIFO slot holds the task readied last, so a
- * message passed between two tasks stays hot in cache.
+ * Each worker owns a fixed ring of GREEN_RUNQ_SIZE tasks, a work-stealing
+ * deque (Chase and Lev; Cilk's and Rayon's order): the owner pushes at the
+ * tail and runs the newest task from the tail; thieves take the oldest, one
+ * at a time, from the head with a CAS, half the ring in all.  A fork-join
+ * program (skynet, fib) so runs depth first: a worker finishes the subtree
+ * it just spawned while it is hot in cache, and a million-task tree needs
+ * as many live tasks as it is deep, not as it is wide, while a thief takes
+ * the biggest piece of work there is.  Fairness: a yield runs the oldest
+ * task instead (round robin among yielders), and so does every
+ * RUNQ_FAIR_PERIOD-th pick, so a stream of new work delays a waiting task by
+ * at most that factor; it is never starved.  No resizing, so no memory
+ * reclamation problem.  When the ring is full, its older half moves to the
+ * global queue.  Beside the ring, a LIFO slot holds the task readied last,
+ * so a message passed between two tasks stays hot in cache.
  *
  * The global queue is a FIFO of batches, arrays of task pointers: a ring's
  * overflow moves as one batch, and a worker takes tasks back by copying
  * pointers.  (It was a list linked through the tasks: taking 128 back
  * walked 128 task structures, one cache miss each, 8-17% of skynet.)
  *
- * Memory ordering: the owner writes a slot (relaxed) and then publishes it
- * with a release store of tail; a taker loads tail with acquire before it
- * reads slots, and claims them with a CAS on head.  A slot is written again
- * only after head has moved past it; the owner loads head with acquire so it
- * never overwrites a slot a thief is still copying (the thief's CAS that
- * moved head is a release, ordered after its slot reads).
+ * Memory ordering (Le, Pop, Cohen and Zappa Nardelli, "Correct and
+ * efficient work-stealing for weak memory models", PPoPP 2013): the owner
+ * writes a slot (relaxed) and then publishes it with a release store of
+ * tail; a taker loads tail with acquire before it reads a slot, and claims
+ * it with a CAS on head.  Taking the newest, the owner lowers tail and then
+ * loads head, with a seq_cst fence between; a thief loads head and then
+ * tail, with a seq_cst fence between: of two that want the same last task,
+ * at least one sees the other's move, and that one backs off or races the
+ * other with a CAS on head.  Thieves take one task per CAS, because a claim
+ * of several could reach past a tail the owner has lowered since.  A slot
+ * is written again only after head has moved past it; the owner loads head
+ * with acquire so it never overwrites a slot a thief is still copying (the
+ * thief's CAS that moved head is ordered after its slot read).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +57,7 @@ slot_store(struct green_runq *q, uint32_t i, struct green_task *t)
 /* The tasks a batch holds: half a ring and the task that overflowed it. */
 #define GBATCH_TASKS (GREEN_RUNQ_SIZE / 2 + 1)
 #define GBATCH_KEEP 64 /* emptied batches kept for reuse */
+#define RUNQ_FAIR_PERIOD 16 /* every n-th pick from a ring takes the oldest */
 
 struct green_gbatch {
 	struct green_gbatch *next;
@@ -187,19 +203,17 @@ green__runq_push_lifo(struct green_worker *w, struct green_task *t)
 		green__runq_push(w, old);
 }
 
+/* Owner only: take the oldest task, from the head (as a thief does). */
 static struct green_task *
-ring_pop(struct green_runq *q)
+ring_pop_oldest(struct green_runq *q)
 {
 	uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+	/* relaxed: only the owner writes tail */
+	uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
 
-	for (;;) {
-		uint32_t tail = atomic_load_explicit(&q->tail,
-						     memory_order_acquire);
-		struct green_task *t;
+	while (head != tail) {
+		struct green_task *t = slot_load(q, head);
 
-		if (head == tail)
-			return NULL;
-		t = slot_load(q, head);
 		/* acq_rel: our slot read happens before the slot is freed */
 		if (atomic_compare_exchange_weak_explicit(&q->head, &head,
 							  head + 1,
@@ -207,14 +221,56 @@ ring_pop(struct green_runq *q)
 							  memory_order_acquire))
 			return t;
 	}
+	return NULL;
+}
+
+/* Owner only: take the newest task, from the tail (Chase-Lev's take). */
+static struct green_task *
+ring_pop_newest(struct green_runq *q)
+{
+	/* relaxed: only the owner writes tail */
+	uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	/* relaxed: head only grows, so a stale head equal to tail still
+	 * means empty; the fence below orders the load that decides */
+	uint32_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+	struct green_task *t;
+
+	if (head == tail)
+		return NULL;
+	tail--;
+	/* release: every tail a thief can read is a release by the owner */
+	atomic_store_explicit(&q->tail, tail, memory_order_release);
+	/* seq_cst: our tail store before our head load, against a thief's
+	 * head load before its tail load (see the top of the file) */
+	atomic_thread_fence(memory_order_seq_cst);
+	head = atomic_load_explicit(&q->head, memory_order_relaxed);
+	if ((int32_t)(tail - head) < 0) {
+		/* thieves emptied the ring meanwhile */
+		atomic_store_explicit(&q->tail, tail + 1,
+				      memory_order_release);
+		return NULL;
+	}
+	t = slot_load(q, tail);
+	if (tail != head)
+		return t; /* a thief can take at most the task at head */
+	/* the last task: a thief may be after it too; the CAS decides */
+	if (!atomic_compare_exchange_strong_explicit(&q->head, &head,
+						     head + 1,
+						     memory_order_seq_cst,
+						     memory_order_relaxed))
+		t = NULL;
+	atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
+	return t;
 }
 
 /*
- * Owner only: the next task.  The LIFO slot goes first, but at most three
- * times in a row, so a ping-pong pair cannot starve the ring (Tokio's cap).
+ * Owner only: the next task, the newest (oldest: the oldest).  The LIFO slot
+ * goes first, but at most three times in a row, so a ping-pong pair cannot
+ * starve the ring (Tokio's cap).  Every RUNQ_FAIR_PERIOD-th pick from the
+ * ring takes the oldest, so no task waits behind new work for ever.
  */
 struct green_task *
-green__runq_pop(struct green_worker *w)
+green__runq_pop(struct green_worker *w, bool oldest)
 {
 	struct green_task *t;
 
@@ -229,7 +285,10 @@ green__runq_pop(struct green_worker *w)
 		}
 	}
 	w->lifo_streak = 0;
-	if ((t = ring_pop(&w->q)) != NULL)
+	if (++w->ring_picks % RUNQ_FAIR_PERIOD == 0)
+		oldest = true;
+	t = oldest ? ring_pop_oldest(&w->q) : ring_pop_newest(&w->q);
+	if (t != NULL)
 		return t;
 	return atomic_exchange_explicit(&w->q.lifo, NULL, memory_order_acquire);
 }
@@ -245,46 +304,70 @@ green__runq_empty(struct green_worker *w)
 }
 
 /*
- * Thief: move half of victim's ring into the thief's own (empty) ring and
- * return one task to run.  With take_lifo (the thief's last round, some
- * microseconds after the first, as Go waits ~3 us), an empty ring lets the
- * thief take the victim's LIFO slot: its task would otherwise wait until
- * the victim's current task parks.
+ * Thief: take the oldest task of victim's ring (Chase-Lev's steal).  Returns
+ * NULL when the ring is empty; *lost is set when another taker won the race
+ * for the task (try again).
+ */
+static struct green_task *
+steal_one(struct green_runq *q, bool *lost)
+{
+	uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+	uint32_t tail;
+	struct green_task *t;
+
+	/* seq_cst: our head load before our tail load, against the owner's
+	 * tail store before its head load (see the top of the file) */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* acquire: the slots below tail were published before it */
+	tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+	*lost = false;
+	if ((int32_t)(tail - head) <= 0)
+		return NULL;
+	t = slot_load(q, head);
+	if (!atomic_compare_exchange_strong_explicit(&q->head, &head, head + 1,
+						     memory_order_seq_cst,
+						     memory_order_relaxed)) {
+		*lost = true;
+		return NULL;
+	}
+	return t;
+}
+
+/*
+ * Thief: move up to half of victim's ring, the oldest tasks, into the
+ * thief's own (empty) ring and return one task to run.  With take_lifo (the
+ * thief's last round, some microseconds after the first, as Go waits
+ * ~3 us), an empty ring lets the thief take the victim's LIFO slot: its task
+ * would otherwise wait until the victim's current task parks.
  */
 struct green_task *
 green__runq_steal(struct green_worker *thief, struct green_worker *victim,
 		  bool take_lifo)
 {
 	struct green_runq *vq = &victim->q, *tq = &thief->q;
-	uint32_t head = atomic_load_explicit(&vq->head, memory_order_acquire);
+	/* acquire: see the top of the file; a hint for the share only */
+	uint32_t len = atomic_load_explicit(&vq->tail, memory_order_acquire) -
+		       atomic_load_explicit(&vq->head, memory_order_acquire);
+	uint32_t want = len > GREEN_RUNQ_SIZE ? 1 : len - len / 2;
+	/* relaxed: the thief owns its ring, which is empty */
+	uint32_t ttail = atomic_load_explicit(&tq->tail, memory_order_relaxed);
+	uint32_t n = 0;
+	struct green_task *t;
 
-	for (;;) {
-		uint32_t tail = atomic_load_explicit(&vq->tail,
-						     memory_order_acquire);
-		uint32_t n = tail - head, ttail;
-		struct green_task *t;
+	while (n < want) {
+		bool lost;
 
-		n -= n / 2;
-		if (n == 0)
+		if ((t = steal_one(vq, &lost)) != NULL)
+			slot_store(tq, ttail + n++, t);
+		else if (!lost)
 			break;
-		if (n > GREEN_RUNQ_SIZE / 2) { /* head moved under us */
-			head = atomic_load_explicit(&vq->head,
-						    memory_order_acquire);
-			continue;
-		}
-		ttail = atomic_load_explicit(&tq->tail, memory_order_relaxed);
-		for (uint32_t i = 0; i < n; i++)
-			slot_store(tq, ttail + i, slot_load(vq, head + i));
-		/* acq_rel: our slot copies happen before the victim reuses
-		 * them; on failure head is reloaded and we copy again */
-		if (!atomic_compare_exchange_weak_explicit(
-			    &vq->head, &head, head + n, memory_order_acq_rel,
-			    memory_order_acquire))
-			continue;
+	}
+	if (n > 0) {
 		GREEN_TRACE(GT_STEAL, 2, victim->id, n, 0);
-		/* keep the last one to run now, publish the others */
+		/* keep the newest to run now, publish the others */
 		t = slot_load(tq, ttail + n - 1);
 		if (n > 1)
+			/* release: publishes the slots to takers */
 			atomic_store_explicit(&tq->tail, ttail + n - 1,
 					      memory_order_release);
 		return t;
@@ -292,8 +375,8 @@ green__runq_steal(struct green_worker *thief, struct green_worker *victim,
 	if (take_lifo &&
 	    atomic_load_explicit(&victim->q.lifo, memory_order_relaxed) != NULL) {
 		/* acquire: pairs with the release in push_lifo */
-		struct green_task *t = atomic_exchange_explicit(
-			&victim->q.lifo, NULL, memory_order_acquire);
+		t = atomic_exchange_explicit(&victim->q.lifo, NULL,
+					     memory_order_acquire);
 		if (t != NULL)
 			GREEN_TRACE(GT_STEAL, 2, victim->id, 1, 0);
 		return t;

@@ -139,9 +139,10 @@ task_entry(void)
 	green__task_exit(t);
 }
 
-/* The next task this worker can run without looking at other workers. */
+/* The next task this worker can run without looking at other workers: the
+ * newest, or with oldest the oldest (a yield: round robin); see runq.c. */
 struct green_task *
-green__find_local(struct green_worker *w)
+green__find_local(struct green_worker *w, bool oldest)
 {
 	struct green_task *t;
 
@@ -151,7 +152,7 @@ green__find_local(struct green_worker *w)
 		if ((t = green__globq_pop(w, 1)) != NULL)
 			return t;
 	}
-	return green__runq_pop(w);
+	return green__runq_pop(w, oldest);
 }
 
 /*
@@ -188,7 +189,7 @@ void
 green__schedule(struct green_worker *w, struct green_task *cur,
 		green_after_fn after)
 {
-	switch_away(w, &cur->ctx, cur, after, green__find_local(w));
+	switch_away(w, &cur->ctx, cur, after, green__find_local(w, false));
 	san_resumed(&cur->ctx);
 	run_after(green__worker());
 }
@@ -198,7 +199,7 @@ green__schedule(struct green_worker *w, struct green_task *cur,
 _Noreturn void
 green__leave(struct green_worker *w, struct green_task *t, green_after_fn after)
 {
-	switch_away(w, &w->dead_ctx, t, after, green__find_local(w));
+	switch_away(w, &w->dead_ctx, t, after, green__find_local(w, false));
 	__builtin_unreachable();
 }
 
@@ -218,7 +219,7 @@ green_yield(void)
 		green__os_yield();
 		return;
 	}
-	next = green__find_local(w);
+	next = green__find_local(w, true);
 	if (next == NULL) {
 		/* nothing local: give the global queue and the netpoller a
 		 * turn (no switch, so no run_after) */
@@ -492,13 +493,13 @@ find_runnable(struct green_worker *w)
 		}
 		if (green__timer_next() >= 0)
 			green__timers_run(green_now());
-		if ((t = green__runq_pop(w)) != NULL ||
+		if ((t = green__runq_pop(w, false)) != NULL ||
 		    (t = green__globq_pop(w, SIZE_MAX)) != NULL)
 			goto found;
 		if (atomic_load_explicit(&rt->io_waiters,
 					 memory_order_relaxed) > 0 &&
 		    green__netpoll(w, 0) > 0 &&
-		    (t = green__runq_pop(w)) != NULL)
+		    (t = green__runq_pop(w, false)) != NULL)
 			goto found;
 		if (w->spinning ||
 		    2 * atomic_load(&rt->nspinning) <

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 
@@ -192,6 +193,140 @@ START_TEST(test_green_spawn_two_workers_work_is_stolen)
 	ck_assert_int_ne(tid_of[0], tid_of[1]);
 	ck_assert_int_ne(tid_of[0], gettid());
 	ck_assert_int_ne(tid_of[1], gettid());
+}
+END_TEST
+
+/*
+ * Fairness of the LIFO order (runq.c): a worker runs the newest task, but a
+ * stream of new work must not starve an older ready task.  One worker: a
+ * chain of tasks, each spawning its successor and, while fewer than
+ * CHAIN_LEAVES are waiting, a leaf, keeps a few tasks newer than the victim
+ * in the ring (never enough to overflow it to the global queue).  The
+ * victim, queued first, must still run long before the chain ends; it
+ * would wait for the whole chain if the oldest task were never picked.
+ */
+#define CHAIN_LEN 20000
+#define CHAIN_LEAVES 4
+#define CHAIN_BOUND 2000 /* links after which the victim must have run */
+
+static atomic_int chain_links, chain_leaves, victim_ran_at;
+
+static void *
+leaf_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_sub(&chain_leaves, 1);
+	return NULL;
+}
+
+static void *
+chain_task(void *arg)
+{
+	int link = atomic_fetch_add(&chain_links, 1);
+
+	(void)arg;
+	if (link >= CHAIN_LEN)
+		return NULL;
+	if (atomic_load(&chain_leaves) < CHAIN_LEAVES) {
+		atomic_fetch_add(&chain_leaves, 1);
+		T_CHECK_INT_EQ(green_spawn(NULL, NULL, leaf_task, NULL), 0);
+	}
+	T_CHECK_INT_EQ(green_spawn(NULL, NULL, chain_task, NULL), 0);
+	return NULL;
+}
+
+static void *
+victim_task(void *arg)
+{
+	(void)arg;
+	atomic_store(&victim_ran_at, atomic_load(&chain_links));
+	return NULL;
+}
+
+static void *
+starve_main(void *arg)
+{
+	green_task_t *v;
+
+	(void)arg;
+	atomic_store(&chain_links, 0);
+	atomic_store(&chain_leaves, 0);
+	atomic_store(&victim_ran_at, -1);
+	T_REQUIRE_INT_EQ(green_spawn(&v, NULL, victim_task, NULL), 0);
+	T_REQUIRE_INT_EQ(green_spawn(NULL, NULL, chain_task, NULL), 0);
+	T_CHECK_INT_EQ(green_join(v, NULL, -1), 0);
+	/* let the chain end before the runtime shuts down */
+	while (atomic_load(&chain_links) <= CHAIN_LEN)
+		green_yield();
+	return NULL;
+}
+
+START_TEST(test_green_spawn_one_worker_stream_does_not_starve_older_task)
+{
+	int at;
+
+	run_in_task(starve_main, NULL);
+	at = atomic_load(&victim_ran_at);
+	ck_assert_msg(at >= 0 && at < CHAIN_BOUND,
+		      "the victim ran after %d of %d chain links", at,
+		      CHAIN_LEN);
+}
+END_TEST
+
+/*
+ * The deque under thieves (runq.c): a fork-join tree on two workers, where
+ * owners take their newest tasks while the other worker steals the oldest.
+ * Every node runs exactly once: each marks its own cell, which must go
+ * from 0 to 1, and the leaves' sum is exact.
+ */
+#define TREE_DEPTH (TEST_SLOW ? 12 : 17)
+#define TREE_NODES ((1u << (TREE_DEPTH + 1)) - 1)
+
+static atomic_uchar *tree_ran;
+
+static void *
+tree_task(void *arg)
+{
+	uintptr_t node = (uintptr_t)arg; /* heap order: children 2n+1, 2n+2 */
+	green_task_t *l, *r;
+	void *a = NULL, *b = NULL;
+
+	T_CHECK_INT_EQ(atomic_fetch_add(&tree_ran[node], 1), 0);
+	if (node >= TREE_NODES / 2)
+		return (void *)1; /* a leaf */
+	T_REQUIRE_INT_EQ(green_spawn(&l, NULL, tree_task,
+				     (void *)(2 * node + 1)),
+			 0);
+	T_REQUIRE_INT_EQ(green_spawn(&r, NULL, tree_task,
+				     (void *)(2 * node + 2)),
+			 0);
+	T_CHECK_INT_EQ(green_join(l, &a, -1), 0);
+	T_CHECK_INT_EQ(green_join(r, &b, -1), 0);
+	return (void *)((uintptr_t)a + (uintptr_t)b);
+}
+
+START_TEST(test_stress_fork_join_tree_two_workers_every_task_runs_once)
+{
+	green_task_t *t;
+	void *leaves = NULL;
+	int r;
+
+	tree_ran = calloc(TREE_NODES, sizeof(*tree_ran));
+	ck_assert_ptr_nonnull(tree_ran);
+	for (int round = 0; round < 3; round++) {
+		memset((void *)tree_ran, 0, TREE_NODES);
+		ck_assert_int_eq(green_spawn(&t, NULL, tree_task, NULL), 0);
+		r = green_join(t, &leaves,
+			       green_now() + GREEN_SEC(40) * TEST_TIMEOUT_MULT);
+		ck_assert_msg(r == 0, "tree did not finish: %d (%s)", r,
+			      green_strerror(r));
+		tfail_check();
+		ck_assert_uint_eq((uintptr_t)leaves, (TREE_NODES + 1) / 2);
+		for (unsigned i = 0; i < TREE_NODES; i++)
+			ck_assert_msg(tree_ran[i] == 1, "node %u ran %d times",
+				      i, tree_ran[i]);
+	}
+	free((void *)tree_ran);
 }
 END_TEST
 
@@ -615,6 +750,10 @@ sched_suite(void)
 	tcase_add_test(tc, test_green_spawn_two_workers_work_is_stolen);
 	tcase_add_test(tc, test_green_spawn_foreign_threads_all_run);
 
+	tc = tcase(s, "green_spawn_order", 1);
+	tcase_add_test(tc,
+		       test_green_spawn_one_worker_stream_does_not_starve_older_task);
+
 	tc = tcase(s, "green_join", 2);
 	tcase_add_test(tc, test_green_join_foreign_thread_returns_result);
 	tcase_add_test(tc, test_green_join_other_pthread_returns_result);
@@ -637,6 +776,8 @@ sched_suite(void)
 	tc = tcase(s, "stress", 2);
 	tcase_add_test(tc,
 		       test_stress_yield_spawn_join_sleep_all_results_correct);
+	tcase_add_test(tc,
+		       test_stress_fork_join_tree_two_workers_every_task_runs_once);
 
 	return s;
 }
