@@ -401,6 +401,41 @@ count(const char *hay, const char *needle)
 	return n;
 }
 
+/* The output of a subcommand for the trace that build writes,
+ * NUL-terminated (caller frees). */
+static char *
+render(void (*build)(struct buf *),
+       int (*cmd)(const struct gt_input *, FILE *, char *, size_t))
+{
+	struct buf f = {0};
+	struct gt_input in;
+	char err[ERRLEN], *text;
+	size_t len;
+	FILE *out = fopen(tmp_path("render.out"), "w");
+
+	ck_assert_ptr_nonnull(out);
+	build(&f);
+	in = mem(&f);
+	ck_assert_msg(cmd(&in, out, err, sizeof(err)) == 0, "%s", err);
+	fclose(out);
+	free(f.p);
+	text = read_all(tmp_path("render.out"), &len);
+	unlink(tmp_path("render.out"));
+	return text;
+}
+
+/* The lines of text from the one starting with heading to the next
+ * empty line (caller frees). */
+static char *
+section(const char *text, const char *heading)
+{
+	const char *p = strstr(text, heading), *end;
+
+	ck_assert_msg(p != NULL, "no section '%s' in:\n%s", heading, text);
+	end = strstr(p, "\n\n");
+	return strndup(p, end ? (size_t)(end - p + 1) : strlen(p));
+}
+
 /* --- reader ------------------------------------------------------------------ */
 
 static void
@@ -457,19 +492,26 @@ START_TEST(test_merge_order)
 }
 END_TEST
 
-/* The handcrafted trace written in version, read back event by event. */
+/* The trace that build writes, read back event by event. */
 static void
-check_handcrafted(uint32_t version)
+check_built(void (*build)(struct buf *))
 {
 	struct buf f = {0};
 	struct gt_input in;
 
-	craft_version = version;
-	handcrafted(&f);
-	craft_version = GREEN_TRACE_VERSION;
+	build(&f);
 	in = mem(&f);
 	check_sequence(&in);
 	free(f.p);
+}
+
+/* The handcrafted trace written in version, read back event by event. */
+static void
+check_handcrafted(uint32_t version)
+{
+	craft_version = version;
+	check_built(handcrafted);
+	craft_version = GREEN_TRACE_VERSION;
 }
 
 START_TEST(test_handcrafted_sequence)
@@ -578,13 +620,7 @@ compact(struct buf *f)
 
 START_TEST(test_compact_events)
 {
-	struct buf f = {0};
-	struct gt_input in;
-
-	compact(&f);
-	in = mem(&f);
-	check_sequence(&in);
-	free(f.p);
+	check_built(compact);
 }
 END_TEST
 
@@ -734,18 +770,8 @@ END_TEST
 
 START_TEST(test_summary_text)
 {
-	struct buf f = {0};
-	struct gt_input in;
-	char err[ERRLEN], *text;
-	size_t len;
-	FILE *out = fopen(tmp_path("summary.txt"), "w");
+	char *text = render(handcrafted, gt_summary);
 
-	ck_assert_ptr_nonnull(out);
-	handcrafted(&f);
-	in = mem(&f);
-	ck_assert_msg(gt_summary(&in, out, err, sizeof(err)) == 0, "%s", err);
-	fclose(out);
-	text = read_all(tmp_path("summary.txt"), &len);
 	ck_assert_ptr_nonnull(strstr(text, "2 workers"));
 	ck_assert_ptr_nonnull(strstr(text, "duration 5.000 us"));
 	ck_assert_ptr_nonnull(strstr(text, "alpha\n    tasks 2, slices 4, run total 4.400 us, run mean 2.200 us/task"));
@@ -756,8 +782,6 @@ START_TEST(test_summary_text)
 	ck_assert_ptr_nonnull(strstr(text, "  3          0       +1.200 us    3.000 us   yield            beta"));
 	ck_assert_ptr_nonnull(strstr(text, "park chan-recv"));
 	free(text);
-	unlink(tmp_path("summary.txt"));
-	free(f.p);
 }
 END_TEST
 
@@ -1045,28 +1069,19 @@ check_report(const struct buf *f, uint32_t workers)
 START_TEST(test_report_html)
 {
 	struct buf f = {0};
-	char err[ERRLEN], *html;
-	size_t len;
-	struct gt_input in;
-	FILE *out;
+	char *html;
 
 	handcrafted(&f);
 	check_report(&f, 2);
+	free(f.p);
 	/* the content: six rects (wider than a pixel), tables, histograms */
-	in = mem(&f);
-	out = fopen(tmp_path("r.html"), "w");
-	ck_assert_ptr_nonnull(out);
-	ck_assert_msg(gt_report(&in, out, err, sizeof(err)) == 0, "%s", err);
-	fclose(out);
-	html = read_all(tmp_path("r.html"), &len);
+	html = render(handcrafted, gt_report);
 	ck_assert_uint_eq(count(html, "<title>task "), 6);
 	ck_assert_ptr_nonnull(strstr(html, "Scheduling latency"));
 	ck_assert_ptr_nonnull(strstr(html, "Blocking time"));
 	ck_assert_ptr_nonnull(strstr(html, "<td>chan-recv</td>"));
 	ck_assert_ptr_nonnull(strstr(html, "<td>90.0%</td>"));
 	free(html);
-	unlink(tmp_path("r.html"));
-	free(f.p);
 }
 END_TEST
 
@@ -1096,6 +1111,221 @@ START_TEST(test_report_downsampled)
 	}
 	check_report(&f, 3);
 	free(f.p);
+}
+END_TEST
+
+/* --- version 4's holds ------------------------------------------------------ */
+
+/*
+ * Two workers in six slots (four spares) and a spare, slot 4, that took
+ * over meanwhile; slots 2, 3 and 5 never ran.  Task 7 (spin, "hot") held
+ * worker 0 running for 2.5 ms from +100 ns; task 9, created before the
+ * trace, held worker 1 blocked for 1.0001 ms, from 50 ns before the
+ * trace; task 8 (spin, unnamed) held the spare running for 40 us.
+ */
+static void
+holds(struct buf *f)
+{
+	struct blk w0, w1, spare;
+
+	nexpect = 0;
+	put_header(f, 4, GREEN_TRACE_HEADER_SIZE, 6);
+	blk_begin(&w0, 0, T0);
+	ev(&w0, GT_FUNC, T0, "us", U(0x3000), "spin");
+	e_create(&w0, T0 + 10, 7, 0x3000, "hot");
+	e_create(&w0, T0 + 20, 8, 0x3000, "");
+	e_task(&w0, GT_START, T0 + 100, 7);
+	ev(&w0, GT_HELD, T0 + 2500100, "uuu", U(7), U(2500000),
+	   U(GT_HELD_RUNNING));
+	e_task(&w0, GT_EXIT, T0 + 2500100, 7);
+	blk_end(f, &w0);
+
+	blk_begin(&w1, 1, T0);
+	e_task(&w1, GT_START, T0 + 50, 9);
+	ev(&w1, GT_HELD, T0 + 1000050, "uuu", U(9), U(1000100),
+	   U(GT_HELD_BLOCKED));
+	e_park(&w1, T0 + 1000050, 9, GT_WHY_SLEEP);
+	blk_end(f, &w1);
+
+	blk_begin(&spare, 4, T0 + 200);
+	e_task(&spare, GT_START, T0 + 200, 8);
+	ev(&spare, GT_HELD, T0 + 40200, "uuu", U(8), U(40000),
+	   U(GT_HELD_RUNNING));
+	e_task(&spare, GT_EXIT, T0 + 40200, 8);
+	blk_end(f, &spare);
+}
+
+/* Slot 4 is above the two workers but below the six slots: a spare's
+ * block, read like any; the events come back field by field. */
+START_TEST(test_holds_sequence)
+{
+	check_built(holds);
+	ck_assert_str_eq(gt_event_name(GT_HELD), "held");
+	ck_assert_str_eq(gt_held_name(GT_HELD_BLOCKED),
+			 "blocked in a system call");
+}
+END_TEST
+
+START_TEST(test_holds_model)
+{
+	struct buf f = {0};
+	struct gt_model m = {0};
+	struct gt_input in;
+	char err[ERRLEN];
+	const struct gt_hold *h = m.holds;
+
+	holds(&f);
+	in = mem(&f);
+	ck_assert_msg(gt_model_run(&m, &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(m.holds_total, 3);
+	ck_assert_uint_eq(m.nholds, 3);
+	ck_assert_uint_eq(h[0].task, 7);
+	ck_assert_uint_eq(h[0].ns, 2500000);
+	ck_assert_uint_eq(h[0].end, T0 + 2500100);
+	ck_assert_uint_eq(h[0].kind, GT_HELD_RUNNING);
+	ck_assert_uint_eq(h[0].worker, 0);
+	ck_assert_str_eq(h[0].func->name, "spin");
+	ck_assert_str_eq(h[0].task_name, "hot");
+	ck_assert_uint_eq(h[1].task, 9);
+	ck_assert(h[1].func->unknown);
+	ck_assert_ptr_null(h[1].task_name);
+	ck_assert_uint_eq(h[1].kind, GT_HELD_BLOCKED);
+	ck_assert_uint_eq(h[2].task, 8);
+	ck_assert_uint_eq(h[2].worker, 4);
+	ck_assert_ptr_null(h[2].task_name); /* an empty name is none */
+	/* the spares that never ran have no events */
+	ck_assert_uint_eq(gt_model_workers_used(&m), 3);
+	ck_assert(m.workers[4].used);
+	ck_assert(!m.workers[2].used && !m.workers[3].used);
+	ck_assert(!m.workers[5].used && !m.workers[6].used);
+	/* a hold is no slice: task 9's is in its run slice */
+	ck_assert_uint_eq(m.workers[1].slices, 1);
+	gt_model_free(&m);
+	free(f.p);
+}
+END_TEST
+
+START_TEST(test_holds_summary)
+{
+	char *text = render(holds, gt_summary), *sec;
+
+	ck_assert_ptr_nonnull(strstr(text, "version 4, 3 workers (+3 unused slots), pid"));
+	sec = section(text, "tasks that held a worker (3, longest first)\n");
+	ck_assert_str_eq(sec,
+		"tasks that held a worker (3, longest first)\n"
+		"  task       worker  start        held       doing                    function \"task name\"\n"
+		"  7          0       +100 ns      2.500 ms   running                  spin \"hot\"\n"
+		"  9          1       -50 ns       1.000 ms   blocked in a system call (unknown)\n"
+		"  8          4       +200 ns      40.00 us   running                  spin\n");
+	free(sec);
+	/* a row per worker slot with events: 0, 1 and the spare 4 */
+	sec = section(text, "workers\n");
+	ck_assert_uint_eq(count(sec, "\n"), 5);
+	ck_assert_ptr_nonnull(strstr(sec, "\n  4       "));
+	ck_assert_ptr_null(strstr(sec, "\n  2 "));
+	free(sec);
+	free(text);
+}
+END_TEST
+
+/* More holds than the summary lists, of 1 to 25 ms in a scrambled order. */
+static void
+many_holds(struct buf *f)
+{
+	struct blk k;
+	uint64_t t = T0;
+
+	nexpect = 0;
+	put_header(f, 4, GREEN_TRACE_HEADER_SIZE, 1);
+	blk_begin(&k, 0, T0);
+	for (uint64_t i = 0; i < GT_TOP_HOLDS + 5; i++) {
+		uint64_t ms = i * 7 % (GT_TOP_HOLDS + 5) + 1;
+
+		e_task(&k, GT_START, t += 10, i + 1);
+		t += ms * 1000000;
+		ev(&k, GT_HELD, t, "uuu", i + 1, ms * 1000000, U(GT_HELD_RUNNING));
+		e_task(&k, GT_YIELD, t, i + 1);
+	}
+	blk_end(f, &k);
+}
+
+/* The longest, in order, and a count of the others. */
+START_TEST(test_holds_capped)
+{
+	struct buf f = {0};
+	struct gt_model m = {0};
+	struct gt_input in;
+	char err[ERRLEN], *text, *sec;
+
+	many_holds(&f);
+	in = mem(&f);
+	ck_assert_msg(gt_model_run(&m, &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(m.holds_total, GT_TOP_HOLDS + 5);
+	ck_assert_uint_eq(m.nholds, GT_TOP_HOLDS);
+	for (unsigned i = 0; i < GT_TOP_HOLDS; i++)
+		ck_assert_uint_eq(m.holds[i].ns, (GT_TOP_HOLDS + 5 - i) * 1000000ull);
+	gt_model_free(&m);
+	free(f.p);
+	text = render(many_holds, gt_summary);
+	sec = section(text, "tasks that held a worker (25, longest first)\n");
+	ck_assert_uint_eq(count(sec, "\n"), 2 + GT_TOP_HOLDS + 1);
+	ck_assert_ptr_nonnull(strstr(sec, "  25.00 ms "));
+	ck_assert_ptr_null(strstr(sec, "  5.000 ms "));
+	ck_assert_ptr_nonnull(strstr(sec, "\n  (5 shorter holds not shown)\n"));
+	free(sec);
+	free(text);
+}
+END_TEST
+
+/* A version 4 trace without holds says so; older ones have no section. */
+START_TEST(test_holds_none)
+{
+	char *text = render(handcrafted, gt_summary);
+
+	ck_assert_ptr_nonnull(strstr(text, "\ntasks that held a worker (0, longest first)\n  none\n"));
+	free(text);
+	craft_version = 3;
+	text = render(handcrafted, gt_summary);
+	craft_version = GREEN_TRACE_VERSION;
+	ck_assert_ptr_null(strstr(text, "held a worker"));
+	ck_assert_ptr_nonnull(strstr(text, "version 3, 2 workers, pid"));
+	free(text);
+}
+END_TEST
+
+START_TEST(test_holds_report)
+{
+	char *html = render(holds, gt_report);
+
+	ck_assert_ptr_nonnull(strstr(html, "Format version 4, 3 workers (+3 unused slots), pid"));
+	/* lanes for the worker slots with events only */
+	ck_assert_uint_eq(count(html, "class=\"lane\""), 3);
+	ck_assert_uint_eq(count(html, "<g class=\"lane\" data-worker=\"4\" transform=\"translate(0,44)\">"), 1);
+	ck_assert_ptr_null(strstr(html, "data-worker=\"2\""));
+	ck_assert_uint_eq(count(html, "<tr><td>4</td><td>"), 1); /* Workers */
+	ck_assert_ptr_null(strstr(html, "<tr><td>2</td><td>"));
+	ck_assert_ptr_nonnull(strstr(html, "<h2>Tasks that held a worker</h2>"));
+	ck_assert_ptr_nonnull(strstr(html, "<tr><td>7</td><td class=\"name\">hot</td><td class=\"name\">spin</td><td>0</td><td>+100 ns</td><td>2.500 ms</td><td class=\"name\">running</td></tr>\n<tr><td>9</td><td class=\"name\"></td><td class=\"name\">(unknown)</td><td>1</td><td>-50 ns</td><td>1.000 ms</td><td class=\"name\">blocked in a system call</td></tr>\n<tr><td>8</td>"));
+	free(html);
+	/* and "None." in a version 4 trace without holds */
+	html = render(handcrafted, gt_report);
+	ck_assert_ptr_nonnull(strstr(html, "<h2>Tasks that held a worker</h2>\n<p>None.</p>"));
+	free(html);
+}
+END_TEST
+
+START_TEST(test_holds_chrome)
+{
+	char *json = render(holds, gt_chrome);
+
+	ck_assert_msg(json_valid(json), "invalid JSON:\n%s", json);
+	ck_assert_uint_eq(count(json, "\"name\":\"thread_name\""), 3);
+	ck_assert_uint_eq(count(json, "{\"name\":\"worker 4\"}"), 1);
+	ck_assert_ptr_null(strstr(json, "{\"name\":\"worker 2\"}"));
+	ck_assert_uint_eq(count(json, "\"ph\":\"i\""), 3);
+	ck_assert_ptr_nonnull(strstr(json, "{\"ph\":\"i\",\"pid\":1,\"tid\":0,\"ts\":2500.100,\"s\":\"t\",\"cat\":\"held\",\"name\":\"held (running)\",\"args\":{\"task\":7,\"function\":\"spin\",\"name\":\"hot\",\"held_us\":2500.000}}"));
+	ck_assert_ptr_nonnull(strstr(json, "\"name\":\"held (blocked in a system call)\""));
+	free(json);
 }
 END_TEST
 
@@ -1159,13 +1389,16 @@ check_bad(const struct buf *f, const char *file, const char *what,
 START_TEST(test_bad_header)
 {
 	struct buf f = {0};
+	char what[128];
 
 	put(&f, "GRNTRACX", 8);
 	put(&f, (char[24]){0}, 24);
 	check_bad(&f, "magic.bin", "bad magic", 0);
 	f.n = 0;
 	put_header(&f, GREEN_TRACE_VERSION + 1, GREEN_TRACE_HEADER_SIZE, 2);
-	check_bad(&f, "version.bin", "unsupported version 4", 8);
+	snprintf(what, sizeof(what), "unsupported version %u (this reader knows versions 1 to %u)",
+		 GREEN_TRACE_VERSION + 1, GREEN_TRACE_VERSION);
+	check_bad(&f, "version.bin", what, 8);
 	f.n = 0;
 	put_header(&f, 0, GREEN_TRACE_HEADER_SIZE, 2);
 	check_bad(&f, "version0.bin", "unsupported version 0", 8);
@@ -1301,6 +1534,28 @@ START_TEST(test_bad_compact)
 			 "unknown event type 16", 52);
 	check_bad_events(2, 0, "\x02\x00\x01\x84\x00\x01\x04\x02", 8,
 			 "v2-switch.bin", "unknown event type 132", 55);
+}
+END_TEST
+
+/* A HELD (type 18: id, ns, kind) with a kind out of 1..2, or in a file
+ * older than version 4.  Events start at byte 52; the kind is at 56. */
+START_TEST(test_bad_held)
+{
+	check_bad_events(4, 0, "\x12\x00\x01\x05\x03", 5, "held-kind.bin",
+			 "held event of task 1 has unknown kind 3 (known: 1 to 2)",
+			 56);
+	check_bad_events(4, 0, "\x12\x00\x01\x05\x00", 5, "held-kind0.bin",
+			 "unknown kind 0", 56);
+	/* a kind that needs two bytes, after a two-byte duration */
+	check_bad_events(4, 1, "\x12\x00\x01\x80\x01\x80\x01", 7,
+			 "held-kind128.bin", "unknown kind 128", 57);
+	check_bad_events(3, 0, "\x12\x00\x01\x05\x01", 5, "v3-held.bin",
+			 "unknown event type 18", 52);
+	check_bad_events(2, 0, "\x12\x00\x01\x05\x01", 5, "v2-held.bin",
+			 "unknown event type 18", 52);
+	/* a stop may switch; a HELD may not */
+	check_bad_events(4, 0, "\x92\x00\x01\x05\x01\x02", 6,
+			 "held-switch.bin", "a held event cannot switch", 52);
 }
 END_TEST
 
@@ -1443,6 +1698,10 @@ write_seeds(const char *dir)
 	compact(&f);
 	snprintf(path, sizeof(path), "%s/compact.bin", dir);
 	write_file(path, f.p, f.n);
+	f.n = 0;
+	holds(&f);
+	snprintf(path, sizeof(path), "%s/holds.bin", dir);
+	write_file(path, f.p, f.n);
 	free(f.p);
 	return 0;
 }
@@ -1485,10 +1744,18 @@ suite(void)
 	tcase_add_test(tc, test_chrome_escaping);
 	tcase_add_test(tc, test_report_html);
 	tcase_add_test(tc, test_report_downsampled);
+	tcase_add_test(tc, test_holds_sequence);
+	tcase_add_test(tc, test_holds_model);
+	tcase_add_test(tc, test_holds_summary);
+	tcase_add_test(tc, test_holds_capped);
+	tcase_add_test(tc, test_holds_none);
+	tcase_add_test(tc, test_holds_report);
+	tcase_add_test(tc, test_holds_chrome);
 	tcase_add_test(tc, test_bad_header);
 	tcase_add_test(tc, test_bad_blocks);
 	tcase_add_test(tc, test_bad_events);
 	tcase_add_test(tc, test_bad_compact);
+	tcase_add_test(tc, test_bad_held);
 	tcase_add_test(tc, test_bad_time);
 	tcase_add_test(tc, test_truncation_sweep);
 	tcase_add_test(tc, test_hist_precision);

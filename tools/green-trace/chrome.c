@@ -5,8 +5,10 @@
  * One pass, streamed: every run slice becomes a complete event ("X") when
  * it ends, on the lane (tid) of its worker; every READY starts a flow
  * ("s") that ends ("f", bound to the enclosing slice) at the START it
- * caused.  Times are microseconds from the header's start time, with
- * three decimals so no nanosecond is lost.
+ * caused; every hold (GT_HELD) is an instant ("i") at its end on its
+ * worker's lane.  Lanes are named for the worker slots with events only
+ * (since version 4 most slots are spares).  Times are microseconds from
+ * the header's start time, with three decimals so no nanosecond is lost.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -97,6 +99,29 @@ on_start(void *ctx, const struct gt_event *ev, uint64_t flow)
 	return on_flow(ctx, ev, flow, "f");
 }
 
+/* An instant at the end, when the task let go: its run slice covers the
+ * hold already, and a slice of the hold's own would misnest with it where
+ * the monitor's start falls before the slice's START. */
+static int
+on_held(void *ctx, const struct gt_hold *h)
+{
+	struct chrome *c = ctx;
+	char buf[32];
+
+	event_head(c, "i", h->worker, h->end);
+	fprintf(c->out,
+		",\"s\":\"t\",\"cat\":\"held\",\"name\":\"held (%s)\""
+		",\"args\":{\"task\":%" PRIu64 ",\"function\":",
+		gt_held_name(h->kind), h->task);
+	gt_put_json(c->out, gt_func_label(h->func, buf, sizeof(buf)));
+	fputs(",\"name\":", c->out);
+	gt_put_json(c->out, h->task_name ? h->task_name : "");
+	fputs(",\"held_us\":", c->out);
+	gt_put_us(c->out, h->ns);
+	fputs("}}", c->out);
+	return 0;
+}
+
 static void
 lane_meta(FILE *out, uint64_t tid, const char *name)
 {
@@ -111,7 +136,8 @@ lane_meta(FILE *out, uint64_t tid, const char *name)
 		PID, tid, tid);
 }
 
-/* The metadata: needs only the header, so it is written up front. */
+/* The metadata: needs only the header and the index (which worker slots
+ * have events), so it is written up front. */
 static int
 preamble(void *ctx, const struct gt_header *h)
 {
@@ -130,10 +156,12 @@ preamble(void *ctx, const struct gt_header *h)
 		"\"args\":{\"name\":\"libgreen pid %" PRIu32 "\"}}",
 		PID, h->pid);
 	for (uint32_t i = 0; i < h->workers; i++) {
+		if (!c->m->workers[i].used)
+			continue;
 		snprintf(name, sizeof(name), "worker %" PRIu32, i);
 		lane_meta(out, i, name);
 	}
-	if (h->other)
+	if (c->m->workers[h->workers].used)
 		lane_meta(out, h->workers, "other threads");
 	c->begun = true;
 	return 0;
@@ -148,7 +176,7 @@ gt_chrome(const struct gt_input *in, FILE *out, char *err, size_t errlen)
 
 	m.hooks = (struct gt_hooks){
 		.ctx = &c, .begin = preamble, .slice = on_slice,
-		.ready = on_ready, .start = on_start,
+		.ready = on_ready, .start = on_start, .held = on_held,
 	};
 	rc = gt_model_run(&m, in, err, errlen);
 	/* Close the JSON even after an error: what was read is usable. */

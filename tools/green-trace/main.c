@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"       green-trace --help | --version\n"
 	"\n"
 	"  summary   tasks by entry function, latencies, blocking, workers,\n"
-	"            the longest run slices, as text\n"
+	"            tasks that held a worker, the longest run slices, as text\n"
 	"  export    Chrome trace-event JSON for Perfetto or chrome://tracing\n"
 	"  report    one self-contained HTML page with a timeline\n"
 	"  -o FILE   write to FILE instead of standard output\n"

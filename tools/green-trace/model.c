@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "out.h"
 
 static uint64_t
 sat_add(uint64_t a, uint64_t b)
@@ -293,6 +294,49 @@ task_event(struct gt_model *m, const struct gt_event *ev)
 	}
 }
 
+/* --- holds ----------------------------------------------------------------------- */
+
+/* Keep h among the longest (its name copied); m->holds stays sorted,
+ * longest first, ties keeping the earlier hold. */
+static int
+keep_hold(struct gt_model *m, const struct gt_hold *h)
+{
+	unsigned i = m->nholds;
+	char *name = NULL;
+
+	if (i == GT_TOP_HOLDS && h->ns <= m->holds[i - 1].ns)
+		return 0;
+	if (h->task_name != NULL && (name = strdup(h->task_name)) == NULL)
+		return oom(m);
+	if (i == GT_TOP_HOLDS)
+		free(m->holds[--i].task_name);
+	else
+		m->nholds++;
+	for (; i > 0 && h->ns > m->holds[i - 1].ns; i--)
+		m->holds[i] = m->holds[i - 1];
+	m->holds[i] = *h;
+	m->holds[i].task_name = name;
+	return 0;
+}
+
+/* The task is not created if unknown: a hold is no sign of its life
+ * worth counting under "(unknown)". */
+static int
+on_held(struct gt_model *m, const struct gt_event *ev)
+{
+	const struct gt_task *t = gt_map_get(&m->tasks, ev->arg[0]);
+	struct gt_hold h = {
+		.task = ev->arg[0], .func = t ? t->func : &m->unknown,
+		.task_name = t ? t->name : NULL, .worker = ev->source,
+		.end = ev->ts, .ns = ev->arg[1], .kind = ev->arg[2],
+	};
+
+	m->holds_total++;
+	if (keep_hold(m, &h) != 0)
+		return -1;
+	return m->hooks.held ? m->hooks.held(m->hooks.ctx, &h) : 0;
+}
+
 /* --- the pass ------------------------------------------------------------------ */
 
 static int
@@ -331,6 +375,8 @@ on_event(struct gt_model *m, const struct gt_event *ev)
 	case GT_LOST:
 		m->lost = sat_add(m->lost, ev->arg[0]);
 		return 0;
+	case GT_HELD:
+		return on_held(m, ev);
 	default:
 		return 0;
 	}
@@ -352,12 +398,20 @@ finish(struct gt_model *m)
 }
 
 static int
-model_init(struct gt_model *m, const struct gt_header *h)
+model_init(struct gt_model *m, const struct gt_reader *r)
 {
+	const struct gt_header *h = gt_reader_header(r);
+
 	m->hdr = *h;
 	m->unknown.unknown = true;
 	m->workers = calloc((size_t)h->workers + 1, sizeof(*m->workers));
-	return m->workers == NULL ? oom(m) : 0;
+	if (m->workers == NULL)
+		return oom(m);
+	for (uint32_t i = 0; i < h->workers; i++)
+		m->workers[i].used = gt_reader_has_events(r, i);
+	m->workers[h->workers].used =
+		gt_reader_has_events(r, GREEN_TRACE_SOURCE_OTHER);
+	return 0;
 }
 
 int
@@ -372,7 +426,7 @@ gt_model_run(struct gt_model *m, const struct gt_input *in, char *err,
 	m->errlen = errlen;
 	if ((r = gt_reader_open(in, err, errlen)) == NULL)
 		return 1;
-	if (model_init(m, gt_reader_header(r)) != 0 ||
+	if (model_init(m, r) != 0 ||
 	    (m->hooks.begin != NULL &&
 	     m->hooks.begin(m->hooks.ctx, &m->hdr) != 0)) {
 		gt_reader_close(r);
@@ -408,6 +462,9 @@ gt_model_free(struct gt_model *m)
 	func_free(&m->unknown);
 	gt_hist_free(&m->latency);
 	gt_hist_free(&m->blocking);
+	for (unsigned i = 0; i < m->nholds; i++)
+		free(m->holds[i].task_name);
+	m->nholds = 0;
 	free(m->workers);
 	m->workers = NULL;
 }
@@ -436,6 +493,54 @@ gt_model_worker(struct gt_model *m, uint32_t source)
 	if (source == GREEN_TRACE_SOURCE_OTHER)
 		return &m->workers[m->hdr.workers];
 	return source < m->hdr.workers ? &m->workers[source] : NULL;
+}
+
+uint32_t
+gt_model_workers_used(const struct gt_model *m)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; m->workers != NULL && i < m->hdr.workers; i++)
+		n += m->workers[i].used;
+	return n;
+}
+
+const char *
+gt_model_workers_label(const struct gt_model *m, char *buf, size_t len)
+{
+	uint32_t used = gt_model_workers_used(m);
+
+	if (used == m->hdr.workers)
+		snprintf(buf, len, "%" PRIu32 " workers", used);
+	else
+		snprintf(buf, len, "%" PRIu32 " workers (+%" PRIu32
+			 " unused slots)", used, m->hdr.workers - used);
+	return buf;
+}
+
+const char *
+gt_source_label(uint32_t source, char *buf, size_t len)
+{
+	if (source == GREEN_TRACE_SOURCE_OTHER)
+		snprintf(buf, len, "other");
+	else
+		snprintf(buf, len, "%" PRIu32, source);
+	return buf;
+}
+
+const char *
+gt_hold_start(const struct gt_model *m, const struct gt_hold *h, char *buf,
+	      size_t len)
+{
+	uint64_t end = h->end - gt_model_origin(m);
+	char ns[32];
+
+	/* a hold may have begun before the trace did */
+	if (h->ns <= end)
+		snprintf(buf, len, "+%s", gt_fmt_ns(end - h->ns, ns, sizeof(ns)));
+	else
+		snprintf(buf, len, "-%s", gt_fmt_ns(h->ns - end, ns, sizeof(ns)));
+	return buf;
 }
 
 const char *

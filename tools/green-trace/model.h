@@ -9,6 +9,9 @@
  *   latency       READY (or YIELD, which leaves the task runnable) -> the
  *                 task's next START
  *   blocking      PARK -> the task's next READY, by park reason
+ *   holds         HELD events (version 4): a task kept its worker so
+ *                 long that the runtime's monitor noticed; the longest
+ *                 are kept
  *
  * Per-task state lives in a map keyed by task id and is dropped at EXIT, so
  * memory is O(live tasks + functions), plus the reader's.  Subcommands
@@ -25,6 +28,7 @@
 #include "reader.h"
 
 #define GT_TOP_SLICES 10
+#define GT_TOP_HOLDS 20
 
 /* A task entry function. */
 struct gt_func {
@@ -50,6 +54,9 @@ struct gt_task {
 struct gt_worker {
 	uint64_t busy_ns, slices, steal_events, steal_tasks, parks;
 	uint64_t events;
+	/* the source has events (known before the first): since version 4
+	 * most worker slots are spares that never ran, and are not shown */
+	bool used;
 };
 
 struct gt_slice {
@@ -60,6 +67,19 @@ struct gt_slice {
 	uint64_t start, end;
 	uint8_t end_type; /* GT_YIELD, GT_PARK, GT_EXIT; 0: open at the end */
 	uint64_t why;	  /* GT_PARK's reason */
+};
+
+/* A GT_HELD: the task held the worker for ns up to end, the event's time
+ * (the hold may have begun before the trace did). */
+struct gt_hold {
+	uint64_t task;
+	const struct gt_func *func;
+	/* NULL: none; owned by the model in gt_model.holds, valid during
+	 * the callback only in a hook */
+	char *task_name;
+	uint32_t worker; /* a source */
+	uint64_t end, ns;
+	uint64_t kind; /* GT_HELD_* */
 };
 
 struct gt_model;
@@ -73,6 +93,7 @@ struct gt_hooks {
 	/* a READY, with a fresh flow id; start: the START it caused */
 	int (*ready)(void *ctx, const struct gt_event *ev, uint64_t flow);
 	int (*start)(void *ctx, const struct gt_event *ev, uint64_t flow);
+	int (*held)(void *ctx, const struct gt_hold *h);
 };
 
 struct gt_model {
@@ -85,6 +106,9 @@ struct gt_model {
 	struct gt_hist latency, blocking; /* all functions */
 	struct gt_slice top[GT_TOP_SLICES]; /* longest first */
 	unsigned ntop;
+	struct gt_hold holds[GT_TOP_HOLDS]; /* longest first */
+	unsigned nholds;
+	uint64_t holds_total; /* all GT_HELD events, kept or not */
 	uint64_t first_ts, last_ts;
 	uint64_t events, by_type[GT_EVENT_MAX + 1], lost;
 	uint64_t next_flow;
@@ -108,6 +132,18 @@ uint64_t gt_model_origin(const struct gt_model *m);
 uint64_t gt_model_duration(const struct gt_model *m);
 /* The worker slot of a source; NULL if none. */
 struct gt_worker *gt_model_worker(struct gt_model *m, uint32_t source);
+/* The worker slots with events (the "other" source not counted). */
+uint32_t gt_model_workers_used(const struct gt_model *m);
+/* "2 workers", or "2 workers (+64 unused slots)" when some worker slots
+ * have no events (since version 4 the header counts the spares). */
+const char *gt_model_workers_label(const struct gt_model *m, char *buf,
+				   size_t len);
+/* A source as a worker column shows it: "3" or "other". */
+const char *gt_source_label(uint32_t source, char *buf, size_t len);
+/* When the hold began, from the start of the trace: "+1.200 ms", or
+ * "-300 us" for a hold that began before the trace. */
+const char *gt_hold_start(const struct gt_model *m, const struct gt_hold *h,
+			  char *buf, size_t len);
 /* The function's name, or "0x..." for an unnamed address. */
 const char *gt_func_label(const struct gt_func *f, char *buf, size_t len);
 /* Functions sorted by run time, longest first (caller frees the array);

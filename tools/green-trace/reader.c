@@ -83,6 +83,7 @@ static const char *const layout[GT_EVENT_MAX + 1] = {
 	[GT_NETPOLL_WAIT] = "u", [GT_NETPOLL_WAKE] = "u", [GT_OFFLOAD_BEGIN] = "u",
 	[GT_OFFLOAD_END] = "u",	 [GT_FUNC] = "us",	 [GT_LOST] = "u",
 	[GT_PARK_RUNNING] = "u", [GT_READY_BY_RUNNING] = "u",
+	[GT_HELD] = "uuu",
 };
 
 static const char *const event_names[GT_EVENT_MAX + 1] = {
@@ -103,6 +104,7 @@ static const char *const event_names[GT_EVENT_MAX + 1] = {
 	[GT_LOST] = "lost",
 	[GT_PARK_RUNNING] = "park-running",
 	[GT_READY_BY_RUNNING] = "ready-by-running",
+	[GT_HELD] = "held",
 };
 
 static const char *const why_names[GT_WHY_MAX + 1] = {
@@ -125,6 +127,19 @@ const char *
 gt_why_name(uint64_t why)
 {
 	return why <= GT_WHY_MAX && why_names[why] ? why_names[why] : "?";
+}
+
+const char *
+gt_held_name(uint64_t kind)
+{
+	switch (kind) {
+	case GT_HELD_RUNNING:
+		return "running";
+	case GT_HELD_BLOCKED:
+		return "blocked in a system call";
+	default:
+		return "?";
+	}
 }
 
 /* --- errors ---------------------------------------------------------------- */
@@ -335,7 +350,8 @@ index_block(struct gt_reader *r, uint64_t off, uint64_t *total)
 	if (s == NULL)
 		return fail_at(r, off + 8,
 			       "block source %" PRIu32
-			       " is not a worker (the trace has %" PRIu32 ")",
+			       " is not a worker (the trace has %" PRIu32
+			       " worker slots)",
 			       src, r->hdr.workers);
 	if (b.len > left - sizeof(h))
 		return fail_at(r, off,
@@ -402,6 +418,17 @@ const struct gt_header *
 gt_reader_header(const struct gt_reader *r)
 {
 	return &r->hdr;
+}
+
+bool
+gt_reader_has_events(const struct gt_reader *r, uint32_t source)
+{
+	if (source == GREEN_TRACE_SOURCE_OTHER)
+		source = r->hdr.workers;
+	else if (source >= r->hdr.workers)
+		return false;
+	/* a payload holds at least one event, or fails to decode */
+	return r->src[source].max_len > 0;
 }
 
 void
@@ -570,25 +597,46 @@ string(struct cursor *c, struct gt_event *ev)
 	return 0;
 }
 
+/* The arguments of ev's type; off[i]: the file offset of arg[i]. */
 static int
-decode_args(struct cursor *c, struct gt_event *ev)
+decode_args(struct cursor *c, struct gt_event *ev, uint64_t *off)
 {
 	for (const char *a = layout[ev->type]; *a; a++) {
 		if (*a == 's') {
 			if (string(c, ev) != 0)
 				return -1;
-		} else if (varint(c, &ev->arg[ev->nargs++]) != 0) {
-			return -1;
+			continue;
 		}
+		off[ev->nargs] = cur_off(c);
+		if (varint(c, &ev->arg[ev->nargs++]) != 0)
+			return -1;
 	}
 	return 0;
 }
 
-/* The event types a file of the reader's version may hold. */
+/* A HELD's kinds are fixed by version 4 (a new one needs a new version,
+ * as a new type does), so another value is a malformed file; park
+ * reasons, by contrast, may be shown as unknown (green-trace(5)). */
+static int
+check_held(struct gt_reader *r, const struct gt_event *ev, const uint64_t *off)
+{
+	if (ev->type != GT_HELD ||
+	    (ev->arg[2] >= GT_HELD_RUNNING && ev->arg[2] <= GT_HELD_MAX))
+		return 0;
+	return fail_at(r, off[2],
+		       "held event of task %" PRIu64 " has unknown kind %" PRIu64
+		       " (known: %u to %u)",
+		       ev->arg[0], ev->arg[2], GT_HELD_RUNNING, GT_HELD_MAX);
+}
+
+/* The event types a file of the reader's version may hold: a later
+ * type in an older file is as unknown as any, its length included. */
 static unsigned
 type_max(const struct gt_reader *r)
 {
-	return r->hdr.version >= 3 ? GT_EVENT_MAX : GT_EVENT_MAX_V2;
+	if (r->hdr.version >= 4)
+		return GT_EVENT_MAX;
+	return r->hdr.version == 3 ? GT_EVENT_MAX_V3 : GT_EVENT_MAX_V2;
 }
 
 static bool
@@ -643,7 +691,7 @@ decode(struct gt_reader *r, struct source *s)
 {
 	struct gt_event *ev = &s->head;
 	struct cursor c = {.r = r, .s = s};
-	uint64_t delta, doff, ts, next = 0;
+	uint64_t delta, doff, ts, next = 0, argoff[GT_ARGS_MAX];
 	unsigned raw;
 	bool switched;
 
@@ -672,7 +720,7 @@ decode(struct gt_reader *r, struct source *s)
 	if (delta > UINT64_MAX - ts)
 		return fail_at(r, doff, "time overflows 64 bits");
 	ev->ts = ts + delta;
-	if (decode_args(&c, ev) != 0)
+	if (decode_args(&c, ev, argoff) != 0 || check_held(r, ev, argoff) != 0)
 		return -1;
 	if (switched) {
 		uint64_t noff = cur_off(&c);

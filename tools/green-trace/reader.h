@@ -22,9 +22,9 @@
 
 #include "trace-format.h"
 
-/* The reader refuses headers claiming more workers than this (the library
- * itself runs at most 1024). */
-#define GT_WORKERS_MAX 4096u
+/* The reader refuses headers claiming more worker slots than this (the
+ * library itself has at most 1024 workers and 4096 spares). */
+#define GT_WORKERS_MAX 8192u
 /* Arguments that are varints: at most three per event (GT_CREATE, GT_READY). */
 #define GT_ARGS_MAX 3
 
@@ -40,7 +40,7 @@ struct gt_header {
 	uint32_t version;
 	uint32_t header_size;
 	uint64_t start; /* CLOCK_MONOTONIC ns when recording began */
-	uint32_t workers;
+	uint32_t workers; /* worker slots: since version 4 spares too */
 	uint32_t pid;
 	uint64_t file_size;
 	uint64_t blocks;
@@ -73,9 +73,15 @@ const struct gt_header *gt_reader_header(const struct gt_reader *r);
 int gt_reader_next(struct gt_reader *r, struct gt_event *ev, char *err,
 		   size_t errlen);
 void gt_reader_close(struct gt_reader *r);
+/* Whether the source (a worker index or GREEN_TRACE_SOURCE_OTHER) has
+ * events: known from the index, before any is read.  Since version 4
+ * most worker slots are spares that never ran, and have none. */
+bool gt_reader_has_events(const struct gt_reader *r, uint32_t source);
 
-/* The name of a GT_* type and of a GT_WHY_* reason ("?" if unknown). */
+/* The name of a GT_* type, of a GT_WHY_* reason and of a GT_HELD_* kind
+ * ("?" if unknown). */
 const char *gt_event_name(unsigned type);
 const char *gt_why_name(uint64_t why);
+const char *gt_held_name(uint64_t kind);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * report.c - `green-trace report`: one self-contained HTML file (inline CSS,
  * inline SVG, no script, nothing fetched) with a timeline of the run
- * slices, histograms of scheduling latency and blocking time, and the
- * summary's tables.
+ * slices (a lane per worker slot with events), histograms of scheduling
+ * latency and blocking time, and the summary's tables.
  *
  * Two passes over the trace: the first computes the figures and the time
  * range, the second lays the slices out on the timeline.  The timeline is
@@ -50,7 +50,8 @@ struct lane {
 struct timeline {
 	struct gt_model *m;
 	struct lane *lanes;
-	uint32_t nlanes;
+	uint32_t nlanes; /* one per worker slot */
+	uint32_t nrows;	 /* drawn: the slots with events */
 	size_t max_rects; /* per lane */
 	uint64_t t0;
 	double scale; /* px per ns */
@@ -137,9 +138,11 @@ layout(struct timeline *tl, const struct gt_model *m1,
        const struct gt_input *in, char *err, size_t errlen)
 {
 	uint64_t d = gt_model_duration(m1);
-	size_t per = RECT_BUDGET / (m1->hdr.workers ? m1->hdr.workers : 1);
+	uint32_t used = gt_model_workers_used(m1);
+	size_t per = RECT_BUDGET / (used ? used : 1);
 
 	tl->nlanes = m1->hdr.workers;
+	tl->nrows = used;
 	tl->max_rects = per < 256 ? 256 : per > 2 * PLOT_W + 2 ? 2 * PLOT_W + 2
 								: per;
 	tl->t0 = gt_model_origin(m1);
@@ -213,7 +216,7 @@ put_rect(FILE *out, const struct rect *r, double scale)
 static void
 put_axis(FILE *out, const struct timeline *tl, uint64_t d)
 {
-	int y = (int)tl->nlanes * (LANE_H + LANE_GAP);
+	int y = (int)tl->nrows * (LANE_H + LANE_GAP);
 
 	fprintf(out, "<g class=\"axis\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
 		LABEL_W, y + 2, LABEL_W + PLOT_W, y + 2);
@@ -230,16 +233,20 @@ put_axis(FILE *out, const struct timeline *tl, uint64_t d)
 static void
 put_timeline(FILE *out, const struct timeline *tl, uint64_t d)
 {
-	int h = (int)tl->nlanes * (LANE_H + LANE_GAP) + AXIS_H;
+	int h = (int)tl->nrows * (LANE_H + LANE_GAP) + AXIS_H;
 	uint64_t dropped = 0;
+	int y = 0;
 
 	fprintf(out, "<h2>Timeline</h2>\n<svg class=\"timeline\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
 		LABEL_W + PLOT_W, h, LABEL_W + PLOT_W, h);
 	for (uint32_t i = 0; i < tl->nlanes; i++) {
 		const struct lane *l = &tl->lanes[i];
 
+		if (!tl->m->workers[i].used) /* a spare slot */
+			continue;
 		fprintf(out, "<g class=\"lane\" data-worker=\"%" PRIu32 "\" transform=\"translate(0,%d)\">\n",
-			i, (int)i * (LANE_H + LANE_GAP));
+			i, y);
+		y += LANE_H + LANE_GAP;
 		fprintf(out, "<text x=\"4\" y=\"13\">worker %" PRIu32 "</text>\n", i);
 		fprintf(out, "<rect class=\"bg\" x=\"%d\" y=\"0\" width=\"%d\" height=\"%d\"/>\n",
 			LABEL_W, PLOT_W, LANE_H);
@@ -394,10 +401,12 @@ put_worker_table(FILE *out, const struct gt_model *m)
 
 	fputs("<h2>Workers</h2>\n<table><tr><th>worker</th><th>utilisation</th><th>slices</th><th>busy</th><th>steals</th><th>tasks stolen</th><th>parks</th></tr>\n", out);
 	for (uint32_t i = 0; i < m->hdr.workers; i++) {
-		snprintf(label, sizeof(label), "%" PRIu32, i);
-		put_worker_row(out, m, &m->workers[i], label);
+		if (!m->workers[i].used)
+			continue;
+		put_worker_row(out, m, &m->workers[i],
+			       gt_source_label(i, label, sizeof(label)));
 	}
-	if (m->hdr.other)
+	if (m->workers[m->hdr.workers].used)
 		put_worker_row(out, m, &m->workers[m->hdr.workers], "other");
 	fputs("</table>\n", out);
 }
@@ -428,6 +437,42 @@ put_top_table(FILE *out, const struct gt_model *m)
 	fputs("</table>\n", out);
 }
 
+static void
+put_hold_row(FILE *out, const struct gt_model *m, const struct gt_hold *h)
+{
+	char fb[32], w[16], start[40];
+
+	fprintf(out, "<tr><td>%" PRIu64 "</td><td class=\"name\">", h->task);
+	gt_put_html(out, h->task_name ? h->task_name : "");
+	fputs("</td><td class=\"name\">", out);
+	gt_put_html(out, gt_func_label(h->func, fb, sizeof(fb)));
+	fprintf(out, "</td><td>%s</td><td>%s</td>",
+		gt_source_label(h->worker, w, sizeof(w)),
+		gt_hold_start(m, h, start, sizeof(start)));
+	td_ns(out, h->ns);
+	fprintf(out, "<td class=\"name\">%s</td></tr>\n", gt_held_name(h->kind));
+}
+
+static void
+put_hold_table(FILE *out, const struct gt_model *m)
+{
+	if (m->hdr.version < 4) /* such files cannot record holds */
+		return;
+	fputs("<h2>Tasks that held a worker</h2>\n", out);
+	if (m->nholds == 0) {
+		fputs("<p>None.</p>\n", out);
+		return;
+	}
+	fputs("<p class=\"note\">The runtime's monitor saw these tasks keep their worker without switching, and had another thread take over its role; longest first.</p>\n", out);
+	fputs("<table><tr><th>task</th><th>name</th><th>function</th><th>worker</th><th>start</th><th>held</th><th>doing</th></tr>\n", out);
+	for (unsigned i = 0; i < m->nholds; i++)
+		put_hold_row(out, m, &m->holds[i]);
+	fputs("</table>\n", out);
+	if (m->holds_total > m->nholds)
+		fprintf(out, "<p class=\"note\">%" PRIu64 " shorter holds are not shown.</p>\n",
+			m->holds_total - m->nholds);
+}
+
 /* --- the page ---------------------------------------------------------------------- */
 
 static const char style[] =
@@ -445,14 +490,16 @@ static void
 put_head(FILE *out, const struct gt_model *m, const char *name)
 {
 	const struct gt_header *h = &m->hdr;
+	char wb[64];
 
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>green-trace report: ", out);
 	gt_put_html(out, name);
 	fprintf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>green-trace report: ", style);
 	gt_put_html(out, name);
-	fprintf(out, "</h1>\n<p>Format version %" PRIu32 ", %" PRIu32 " workers, pid %" PRIu32
+	fprintf(out, "</h1>\n<p>Format version %" PRIu32 ", %s, pid %" PRIu32
 		", duration %s, %" PRIu64 " events in %" PRIu64 " blocks.",
-		h->version, h->workers, h->pid, NS(gt_model_duration(m)),
+		h->version, gt_model_workers_label(m, wb, sizeof(wb)), h->pid,
+		NS(gt_model_duration(m)),
 		m->events, h->blocks);
 	if (m->lost > 0)
 		fprintf(out, " <strong>%" PRIu64 " events were lost.</strong>", m->lost);
@@ -478,6 +525,7 @@ gt_report(const struct gt_input *in, FILE *out, char *err, size_t errlen)
 		put_hist(out, "Blocking time (park to ready)", &m1.blocking);
 		rc = put_func_tables(out, &m1) != 0;
 		put_worker_table(out, &m1);
+		put_hold_table(out, &m1);
 		put_top_table(out, &m1);
 		fputs("</body>\n</html>\n", out);
 		if (rc == 0)

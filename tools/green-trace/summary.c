@@ -2,7 +2,9 @@
  * summary.c - `green-trace summary`: the model's figures as plain text.
  *
  * Sections: the header, the entry functions (tasks, run time, scheduling
- * latency, blocking by reason), the workers, the longest run slices.
+ * latency, blocking by reason), the workers (those with events: since
+ * version 4 most slots are spares), the tasks that held a worker (version
+ * 4), the longest run slices.
  * Durations are printed for people (gt_fmt_ns); quantiles come from the
  * log-linear histograms, so they are within 1% of the exact value.
  */
@@ -19,13 +21,15 @@ static void
 print_header(FILE *out, const struct gt_model *m, const char *name)
 {
 	const struct gt_header *h = &m->hdr;
+	char wb[64];
 
 	fputs("trace ", out);
 	gt_put_text(out, name);
 	fprintf(out,
-		"\n  version %" PRIu32 ", %" PRIu32 " workers, pid %" PRIu32
+		"\n  version %" PRIu32 ", %s, pid %" PRIu32
 		", start %" PRIu64 " ns (CLOCK_MONOTONIC)\n",
-		h->version, h->workers, h->pid, h->start);
+		h->version, gt_model_workers_label(m, wb, sizeof(wb)), h->pid,
+		h->start);
 	fprintf(out,
 		"  duration %s, %" PRIu64 " events in %" PRIu64
 		" blocks, %" PRIu64 " bytes\n",
@@ -112,10 +116,12 @@ print_workers(FILE *out, const struct gt_model *m)
 		"worker", "util", "slices", "busy", "steals", "stolen",
 		"parks");
 	for (uint32_t i = 0; i < m->hdr.workers; i++) {
-		snprintf(label, sizeof(label), "%" PRIu32, i);
-		print_worker(out, m, &m->workers[i], label);
+		if (!m->workers[i].used)
+			continue;
+		print_worker(out, m, &m->workers[i],
+			     gt_source_label(i, label, sizeof(label)));
 	}
-	if (m->hdr.other)
+	if (m->workers[m->hdr.workers].used)
 		print_worker(out, m, &m->workers[m->hdr.workers], "other");
 }
 
@@ -142,17 +148,52 @@ print_top(FILE *out, const struct gt_model *m)
 		const struct gt_slice *s = &m->top[i];
 		char w[16], end[32], fb[32];
 
-		if (s->worker == GREEN_TRACE_SOURCE_OTHER)
-			snprintf(w, sizeof(w), "other");
-		else
-			snprintf(w, sizeof(w), "%" PRIu32, s->worker);
-		fprintf(out, "  %-10" PRIu64 " %-7s +%-11s", s->task, w,
+		fprintf(out, "  %-10" PRIu64 " %-7s +%-11s", s->task,
+			gt_source_label(s->worker, w, sizeof(w)),
 			NS(s->start - o));
 		fprintf(out, " %-10s %-16s ", NS(s->end - s->start),
 			slice_end(s, end, sizeof(end)));
 		gt_put_text(out, gt_func_label(s->func, fb, sizeof(fb)));
 		putc('\n', out);
 	}
+}
+
+static void
+print_hold(FILE *out, const struct gt_model *m, const struct gt_hold *h)
+{
+	char w[16], start[40], fb[32];
+
+	fprintf(out, "  %-10" PRIu64 " %-7s %-12s %-10s %-24s ", h->task,
+		gt_source_label(h->worker, w, sizeof(w)),
+		gt_hold_start(m, h, start, sizeof(start)), NS(h->ns),
+		gt_held_name(h->kind));
+	gt_put_text(out, gt_func_label(h->func, fb, sizeof(fb)));
+	if (h->task_name != NULL) {
+		fputs(" \"", out);
+		gt_put_text(out, h->task_name);
+		putc('"', out);
+	}
+	putc('\n', out);
+}
+
+static void
+print_holds(FILE *out, const struct gt_model *m)
+{
+	if (m->hdr.version < 4) /* such files cannot record holds */
+		return;
+	fprintf(out, "\ntasks that held a worker (%" PRIu64 ", longest first)\n",
+		m->holds_total);
+	if (m->nholds == 0) {
+		fputs("  none\n", out);
+		return;
+	}
+	fprintf(out, "  %-10s %-7s %-12s %-10s %-24s %s\n", "task", "worker",
+		"start", "held", "doing", "function \"task name\"");
+	for (unsigned i = 0; i < m->nholds; i++)
+		print_hold(out, m, &m->holds[i]);
+	if (m->holds_total > m->nholds)
+		fprintf(out, "  (%" PRIu64 " shorter holds not shown)\n",
+			m->holds_total - m->nholds);
 }
 
 int
@@ -168,6 +209,7 @@ gt_summary(const struct gt_input *in, FILE *out, char *err, size_t errlen)
 		rc = print_funcs(out, &m) != 0;
 		if (rc == 0) {
 			print_workers(out, &m);
+			print_holds(out, &m);
 			print_top(out, &m);
 			rc = gt_check_output(out, err, errlen);
 		}
