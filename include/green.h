@@ -57,6 +57,10 @@ typedef struct green_config {
 	unsigned offload_threads; /* green_offload pool; 0: default (16) */
 	size_t stack_max;	  /* most a segmented stack may grow to;
 				     0: default (1 GiB) */
+	unsigned max_spares;	  /* most threads beyond `workers` that take
+				     over from workers held by one task (a
+				     long loop, an unhooked blocking call);
+				     0: default (64) */
 } green_config_t;
 
 /* Task attributes; zero-initialised fields mean "default". */

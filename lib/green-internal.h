@@ -202,6 +202,7 @@ struct green_task *green__runq_steal(struct green_worker *thief,
 				     struct green_worker *victim,
 				     bool take_lifo);
 bool green__runq_empty(struct green_worker *w);
+bool green__runq_drain(struct green_worker *w);
 void green__globq_push(struct green_task *t);
 struct green_task *green__globq_pop(struct green_worker *w, size_t max);
 struct green_rt;
@@ -282,6 +283,21 @@ struct green_worker {
 	uint32_t poll_tick;	  /* switch count: busy polling (sched.c) */
 	uint32_t lifo_streak;	  /* consecutive runs from the lifo slot */
 	uint32_t ring_picks;	  /* picks from the ring: its fairness (runq.c) */
+	/* Hand-off (monitor.c).  The owner publishes every switch; the
+	 * monitor marks a worker whose task has not switched for a while as
+	 * held, and has another thread take its role. */
+	_Atomic uint32_t nswitch;  /* switches so far; owner stores */
+	_Atomic(struct green_task *) running; /* owner stores (release) */
+	_Atomic bool held;	  /* set by the monitor, cleared by the owner */
+	int64_t held_since;	  /* monitor: when the held task last switched
+				     in, about; read by the owner after held */
+	uint8_t held_kind;	  /* GT_HELD_*; like held_since */
+	struct green_task *held_task; /* the task seen holding; likewise */
+	_Atomic bool member;	  /* counted in rt->nmembers: runs tasks; else
+				     a spare, parked until the monitor needs it */
+	_Atomic int tid;	  /* the thread's id, for /proc (monitor.c) */
+	uint32_t mon_nswitch;	  /* monitor only: nswitch when last seen */
+	int64_t mon_seen;	  /* monitor only: when it first saw that */
 	bool spinning;		  /* counted in rt->nspinning; owner only */
 	uint64_t rng;		  /* xorshift state for victim choice */
 	_Atomic uint32_t wakeword; /* futex: 1 = notified */
@@ -316,8 +332,13 @@ struct green_worker {
 } __attribute__((aligned(64)));
 
 struct green_rt {
-	unsigned nworkers;
-	struct green_worker *workers;
+	unsigned nworkers;	  /* workers that run tasks: the configured count */
+	struct green_worker *workers; /* nslots: the workers, then the spares */
+	unsigned nslots;	  /* nworkers + the most spares (monitor.c) */
+	_Atomic unsigned nthreads; /* slots whose thread was started */
+	_Atomic unsigned nmembers; /* workers not spare, held ones included */
+	_Atomic unsigned nheld;	  /* members marked held by the monitor */
+	struct green_monitor *monitor; /* monitor.c */
 	int stack_kind;		  /* default kind: FIXED or SEGMENTED */
 	size_t fixed_size;	  /* default fixed stack size */
 	size_t seg_size;	  /* default first-segment size (pooled) */
@@ -373,6 +394,31 @@ struct green_rt {
 extern struct green_rt *green__rt;
 
 struct green_worker *green__worker(void);
+
+/* --- hand-off (monitor.c) -------------------------------------------------- */
+#define GREEN_DEFAULT_SPARES 64u /* green_config_t.max_spares */
+#define GREEN_MAX_SPARES 4096u
+
+int green__monitor_start(struct green_rt *rt, const green_config_t *cfg);
+void green__monitor_stop(struct green_rt *rt);
+void green__monitor_kick(struct green_rt *rt);
+bool green__held_return(struct green_worker *w);
+bool green__idle_demote(struct green_rt *rt);
+int green__worker_start(struct green_rt *rt, struct green_worker *w);
+void green__worker_spare_wait(struct green_worker *w);
+
+/* Every switch of worker w, to task next or (NULL) to its loop: what the
+ * monitor watches.  relaxed nswitch: a count the monitor compares with its
+ * last sample; release running: the monitor reads the task's fields. */
+static inline void
+green__note_switch(struct green_worker *w, struct green_task *next)
+{
+	atomic_store_explicit(&w->running, next, memory_order_release);
+	atomic_store_explicit(
+		&w->nswitch,
+		atomic_load_explicit(&w->nswitch, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+}
 const void *green__entry_of(void *(*fn)(void *), void *arg);
 void green__wake_worker(void);
 void green__worker_kick(struct green_worker *w);

@@ -26,10 +26,10 @@
  * writes a slot (relaxed) and then publishes it with a release store of
  * tail; a taker loads tail with acquire before it reads a slot, and claims
  * it with a CAS on head.  Taking the newest, the owner lowers tail and then
- * loads head, with a seq_cst fence between; a thief loads head and then
- * tail, with a seq_cst fence between: of two that want the same last task,
- * at least one sees the other's move, and that one backs off or races the
- * other with a CAS on head.  Thieves take one task per CAS, because a claim
+ * loads head, both seq_cst; a thief loads head and then tail, both seq_cst
+ * (C11 fences would do, but ThreadSanitizer does not model them): of two
+ * that want the same last task, at least one sees the other's move, and
+ * that one backs off or races the other with a CAS on head.  Thieves take one task per CAS, because a claim
  * of several could reach past a tail the owner has lowered since.  A slot
  * is written again only after head has moved past it; the owner loads head
  * with acquire so it never overwrites a slot a thief is still copying (the
@@ -238,12 +238,11 @@ ring_pop_newest(struct green_runq *q)
 	if (head == tail)
 		return NULL;
 	tail--;
-	/* release: every tail a thief can read is a release by the owner */
-	atomic_store_explicit(&q->tail, tail, memory_order_release);
-	/* seq_cst: our tail store before our head load, against a thief's
-	 * head load before its tail load (see the top of the file) */
-	atomic_thread_fence(memory_order_seq_cst);
-	head = atomic_load_explicit(&q->head, memory_order_relaxed);
+	/* seq_cst store and load: our tail store before our head load in
+	 * the total order, against a thief's head load before its tail load
+	 * (see the top of the file; an xchg on x86) */
+	atomic_store(&q->tail, tail);
+	head = atomic_load(&q->head);
 	if ((int32_t)(tail - head) < 0) {
 		/* thieves emptied the ring meanwhile */
 		atomic_store_explicit(&q->tail, tail + 1,
@@ -293,6 +292,29 @@ green__runq_pop(struct green_worker *w, bool oldest)
 	return atomic_exchange_explicit(&w->q.lifo, NULL, memory_order_acquire);
 }
 
+/*
+ * Owner only, on a worker that has become a spare: move its ring and LIFO
+ * slot to the global queue, oldest first.  Returns whether it moved any.
+ */
+bool
+green__runq_drain(struct green_worker *w)
+{
+	struct green_task *t;
+	bool any = false;
+
+	while ((t = ring_pop_oldest(&w->q)) != NULL) {
+		green__globq_push(t);
+		any = true;
+	}
+	/* acquire: pairs with the release in push_lifo */
+	if ((t = atomic_exchange_explicit(&w->q.lifo, NULL,
+					  memory_order_acquire)) != NULL) {
+		green__globq_push(t);
+		any = true;
+	}
+	return any;
+}
+
 bool
 green__runq_empty(struct green_worker *w)
 {
@@ -311,15 +333,14 @@ green__runq_empty(struct green_worker *w)
 static struct green_task *
 steal_one(struct green_runq *q, bool *lost)
 {
-	uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
-	uint32_t tail;
+	/* seq_cst loads: our head load before our tail load in the total
+	 * order, against the owner's tail store before its head load (see
+	 * the top of the file); they also acquire the slots published below
+	 * tail */
+	uint32_t head = atomic_load(&q->head);
+	uint32_t tail = atomic_load(&q->tail);
 	struct green_task *t;
 
-	/* seq_cst: our head load before our tail load, against the owner's
-	 * tail store before its head load (see the top of the file) */
-	atomic_thread_fence(memory_order_seq_cst);
-	/* acquire: the slots below tail were published before it */
-	tail = atomic_load_explicit(&q->tail, memory_order_acquire);
 	*lost = false;
 	if ((int32_t)(tail - head) <= 0)
 		return NULL;

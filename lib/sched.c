@@ -146,6 +146,12 @@ green__find_local(struct green_worker *w, bool oldest)
 {
 	struct green_task *t;
 
+	/* relaxed: the monitor's mark; an acquire exchange takes it */
+	if (__builtin_expect(atomic_load_explicit(&w->held,
+						  memory_order_relaxed),
+			     0) &&
+	    !green__held_return(w))
+		return NULL; /* retiring: the worker loop parks it as a spare */
 	if (++w->tick % GLOBAL_QUEUE_PERIOD == 0) {
 		if (green__timer_next() >= 0)
 			green__timers_run(green_now());
@@ -178,6 +184,7 @@ switch_away(struct green_worker *w, struct green_ctx *save,
 		to = &next->ctx;
 	}
 	w->current = next;
+	green__note_switch(w, next);
 	switch_to(save, to, dying);
 }
 
@@ -220,11 +227,16 @@ green_yield(void)
 		return;
 	}
 	next = green__find_local(w, true);
-	if (next == NULL) {
+	/* relaxed: cleared by this thread, in green__held_return */
+	if (next == NULL &&
+	    atomic_load_explicit(&w->member, memory_order_relaxed)) {
 		/* nothing local: give the global queue and the netpoller a
 		 * turn (no switch, so no run_after) */
 		if ((next = green__globq_pop(w, 1)) == NULL) {
 			busy_poll(w);
+			/* a scheduling point all the same: a task that
+			 * yields alone on its worker holds nothing up */
+			green__note_switch(w, cur);
 			return;
 		}
 	}
@@ -279,7 +291,8 @@ static struct green_task *
 steal_work(struct green_worker *w)
 {
 	struct green_rt *rt = green__rt;
-	unsigned n = rt->nworkers;
+	/* spares and held workers too: a held worker's queue is stolen */
+	unsigned n = atomic_load(&rt->nthreads);
 
 	for (int round = 0; round < STEAL_ROUNDS; round++) {
 		unsigned start = rand_next(w) % n;
@@ -303,7 +316,7 @@ any_work(void)
 
 	if (atomic_load(&rt->gq_len) != 0)
 		return true;
-	for (unsigned i = 0; i < rt->nworkers; i++)
+	for (unsigned i = 0; i < atomic_load(&rt->nthreads); i++)
 		if (!green__runq_empty(&rt->workers[i]))
 			return true;
 	return false;
@@ -350,6 +363,37 @@ green__worker_kick(struct green_worker *w)
 		green__netpoll_interrupt();
 	else
 		green__futex_wake(&w->wakeword, 1);
+}
+
+/*
+ * The monitor: make an idle member a spare (one beyond nworkers that its
+ * held task's return did not retire), not the one waiting for timers and
+ * I/O.  Returns false when there is none.
+ */
+bool
+green__idle_demote(struct green_rt *rt)
+{
+	struct green_worker *w;
+
+	green__lock(&rt->timer_lock); /* before idle_lock, as everywhere */
+	green__lock(&rt->idle_lock);
+	for (w = rt->idle_list; w != NULL && w == rt->timer_waiter;
+	     w = w->idle_next)
+		;
+	if (w != NULL) {
+		idle_remove(rt, w);
+		atomic_store(&w->member, false);
+		atomic_fetch_sub(&rt->nmembers, 1);
+		/* counted as spinning, as a waker counts the worker it takes
+		 * off the list (idle_park); green__worker_spare_wait undoes */
+		atomic_fetch_add(&rt->nspinning, 1);
+	}
+	green__unlock(&rt->idle_lock);
+	green__unlock(&rt->timer_lock);
+	if (w == NULL)
+		return false;
+	green__worker_kick(w);
+	return true;
 }
 
 /* Wake one parked worker if there is one and nobody is spinning. */
@@ -417,7 +461,7 @@ idle_park(struct green_worker *w)
 
 	green__lock(&rt->idle_lock);
 	idle_push(rt, w);
-	all_idle = rt->nidle == rt->nworkers;
+	all_idle = rt->nidle == atomic_load(&rt->nmembers);
 	green__unlock(&rt->idle_lock);
 
 	if (w->spinning) {
@@ -473,6 +517,9 @@ idle_park(struct green_worker *w)
 	if (!idle_remove(rt, w))
 		w->spinning = true; /* a waker took us off and counted us */
 	green__unlock(&rt->idle_lock);
+	/* off the idle list (counted out of nidle_hint) before the kick:
+	 * the monitor, woken, must see a worker that may run tasks */
+	green__monitor_kick(rt);
 }
 
 /* Block until there is a task for w; NULL when the runtime stops. */
@@ -491,6 +538,10 @@ find_runnable(struct green_worker *w)
 			}
 			return NULL;
 		}
+		if (!atomic_load(&w->member)) {
+			green__worker_spare_wait(w);
+			continue;
+		}
 		if (green__timer_next() >= 0)
 			green__timers_run(green_now());
 		if ((t = green__runq_pop(w, false)) != NULL ||
@@ -503,7 +554,8 @@ find_runnable(struct green_worker *w)
 			goto found;
 		if (w->spinning ||
 		    2 * atomic_load(&rt->nspinning) <
-			    rt->nworkers - atomic_load(&rt->nidle_hint)) {
+			    atomic_load(&rt->nmembers) -
+				    atomic_load(&rt->nidle_hint)) {
 			if (!w->spinning) {
 				w->spinning = true;
 				atomic_fetch_add(&rt->nspinning, 1);
@@ -556,15 +608,20 @@ worker_loop(void *arg)
 	struct green_task *t;
 
 	tls_worker = w;
+	atomic_store(&w->tid, (int)gettid());
 	green__diag_thread_init(w);
 	sched_stack(w);
 	while ((t = find_runnable(w)) != NULL) {
 		GREEN_TRACE(GT_START, 1, t->id, 0, 0);
 		green__sched_prepare(w, t);
 		w->current = t;
+		green__note_switch(w, t);
 		switch_to(&w->sched_ctx, &t->ctx, false);
 		san_resumed(&w->sched_ctx);
 		run_after(w);
+		/* relaxed: a mark set after the switch's own check */
+		if (atomic_load_explicit(&w->held, memory_order_relaxed))
+			green__held_return(w);
 	}
 	green__ss_worker_fini(w);
 	green__diag_thread_fini(w);
@@ -589,6 +646,59 @@ worker_main(void *arg)
 }
 
 /* --- life ---------------------------------------------------------------- */
+
+/* Start the thread of worker slot w (green_init, and the monitor for a
+ * spare).  0 or -EAGAIN. */
+int
+green__worker_start(struct green_rt *rt, struct green_worker *w)
+{
+	sigset_t async, old;
+	int err;
+
+	w->id = (unsigned)(w - rt->workers);
+	w->rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
+	/* the worker inherits a mask with asynchronous signals blocked: a
+	 * handler would otherwise run on some task's stack */
+	async_signals(&async);
+	pthread_sigmask(SIG_BLOCK, &async, &old);
+	err = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err != 0 ? -EAGAIN : 0;
+}
+
+/*
+ * Worker w is a spare (green__held_return retired it): hand its queue to
+ * the others, then park until the monitor makes it a member again or the
+ * runtime stops.  Kicks for the tracer's safe point wake it meanwhile.
+ */
+void
+green__worker_spare_wait(struct green_worker *w)
+{
+	struct green_rt *rt = green__rt;
+	bool all_idle;
+
+	if (w->spinning) {
+		/* green__idle_demote counted us as a waker does */
+		w->spinning = false;
+		atomic_fetch_sub(&rt->nspinning, 1);
+	}
+	if (green__runq_drain(w))
+		green__wake_worker();
+	/* one member fewer may leave every member parked: tell
+	 * green_shutdown's wait, as the last worker to park does */
+	green__lock(&rt->idle_lock);
+	all_idle = rt->nidle == atomic_load(&rt->nmembers);
+	green__unlock(&rt->idle_lock);
+	if (all_idle)
+		green__quiet_kick(rt);
+	for (;;) {
+		green__trace_safepoint(w);
+		if (atomic_load(&w->member) || atomic_load(&rt->stopping))
+			return;
+		green__futex_wait(&w->wakeword, 0, -1);
+		atomic_store(&w->wakeword, 0);
+	}
+}
 
 /* Returns 0 and the worker count, or -EINVAL. */
 static int
@@ -631,7 +741,8 @@ check_config(const green_config_t *cfg)
 	if (cfg->trace_path != NULL)
 		return -ENOTSUP;
 #endif
-	if (cfg->offload_threads > GREEN_MAX_OFFLOAD)
+	if (cfg->offload_threads > GREEN_MAX_OFFLOAD ||
+	    cfg->max_spares > GREEN_MAX_SPARES)
 		return -EINVAL;
 	return 0;
 }
@@ -641,7 +752,7 @@ rt_free(struct green_rt *rt)
 {
 	green__offload_fini(rt);
 	green__netpoll_fini(rt);
-	green__free(rt->workers, rt->nworkers * sizeof(*rt->workers));
+	green__free(rt->workers, rt->nslots * sizeof(*rt->workers));
 	green__free(rt->heap, rt->capheap * sizeof(*rt->heap));
 	green__globq_fini(rt);
 	pthread_mutex_destroy(&rt->gq_lock);
@@ -656,6 +767,8 @@ static void
 stop_workers(struct green_rt *rt, unsigned n)
 {
 	atomic_store(&rt->stopping, true);
+	/* first: it starts threads */
+	green__monitor_stop(rt);
 	for (unsigned i = 0; i < n; i++)
 		green__worker_kick(&rt->workers[i]);
 	for (unsigned i = 0; i < n; i++)
@@ -697,6 +810,18 @@ stack_defaults(struct green_rt *rt, const green_config_t *cfg)
 	rt->seg_size = (rt->seg_size + 63) & ~(size_t)63;
 }
 
+/* green_init failed after its first n threads started: undo, return err. */
+static int
+init_fail(struct green_rt *rt, unsigned n, int err)
+{
+	stop_workers(rt, n);
+	green__diag_uninstall();
+	green__rt = NULL;
+	rt_free(rt);
+	green__unlock(&life_lock);
+	return err;
+}
+
 int
 green_init(const green_config_t *cfg)
 {
@@ -714,7 +839,10 @@ green_init(const green_config_t *cfg)
 	rt = green__calloc(sizeof(*rt));
 	if (rt == NULL)
 		goto nomem;
-	rt->workers = green__calloc(n * sizeof(*rt->workers));
+	rt->nslots = n + (cfg != NULL && cfg->max_spares != 0
+				  ? cfg->max_spares
+				  : GREEN_DEFAULT_SPARES);
+	rt->workers = green__calloc(rt->nslots * sizeof(*rt->workers));
 	if (rt->workers == NULL) {
 		green__free(rt, sizeof(*rt));
 		goto nomem;
@@ -725,7 +853,7 @@ green_init(const green_config_t *cfg)
 	    (err = green__offload_init(
 		     rt, cfg != NULL ? cfg->offload_threads : 0)) != 0) {
 		green__netpoll_fini(rt);
-		green__free(rt->workers, n * sizeof(*rt->workers));
+		green__free(rt->workers, rt->nslots * sizeof(*rt->workers));
 		green__free(rt, sizeof(*rt));
 		green__unlock(&life_lock);
 		return err;
@@ -741,33 +869,19 @@ green_init(const green_config_t *cfg)
 	green__rt = rt;
 	green__diag_install();
 	for (unsigned i = 0; i < n; i++) {
-		struct green_worker *w = &rt->workers[i];
-		sigset_t async, old;
-		w->id = i;
-		w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
-		/* the worker inherits a mask with asynchronous signals blocked:
-		 * a handler would otherwise run on some task's stack */
-		async_signals(&async);
-		pthread_sigmask(SIG_BLOCK, &async, &old);
-		err = pthread_create(&w->thread, NULL, worker_main, w);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (err != 0) {
-			stop_workers(rt, i);
-			green__diag_uninstall();
-			green__rt = NULL;
-			rt_free(rt);
-			green__unlock(&life_lock);
-			return -EAGAIN;
+		atomic_store(&rt->workers[i].member, true);
+		atomic_store(&rt->nmembers, i + 1);
+		/* counted first: the thread iterates over the started ones,
+		 * itself included */
+		atomic_store(&rt->nthreads, i + 1);
+		if (green__worker_start(rt, &rt->workers[i]) != 0) {
+			atomic_store(&rt->nthreads, i);
+			return init_fail(rt, i, -EAGAIN);
 		}
 	}
-	if ((err = green__trace_init(rt, cfg)) != 0) {
-		stop_workers(rt, n);
-		green__diag_uninstall();
-		green__rt = NULL;
-		rt_free(rt);
-		green__unlock(&life_lock);
-		return err;
-	}
+	if ((err = green__monitor_start(rt, cfg)) != 0 ||
+	    (err = green__trace_init(rt, cfg)) != 0)
+		return init_fail(rt, n, err);
 	green__unlock(&life_lock);
 	return 0;
 nomem:
@@ -780,7 +894,7 @@ live_tasks(struct green_rt *rt)
 {
 	uint64_t spawned = atomic_load(&rt->foreign_spawned), exited = 0;
 
-	for (unsigned i = 0; i < rt->nworkers; i++) {
+	for (unsigned i = 0; i < atomic_load(&rt->nthreads); i++) {
 		spawned += atomic_load_explicit(&rt->workers[i].nspawned,
 						memory_order_relaxed);
 		exited += atomic_load_explicit(&rt->workers[i].nexited,
@@ -800,7 +914,9 @@ quiet_state(struct green_rt *rt)
 {
 	bool timers;
 
-	if (rt->nidle != rt->nworkers || atomic_load(&rt->foreign_busy) != 0)
+	if (rt->nidle != atomic_load(&rt->nmembers) ||
+	    atomic_load(&rt->nheld) != 0 ||
+	    atomic_load(&rt->foreign_busy) != 0)
 		return 1;
 	if (live_tasks(rt) == 0)
 		return 0;
@@ -866,11 +982,11 @@ green_shutdown(void)
 	}
 	st = wait_quiet(rt);
 	green__trace_fini(rt);
-	stop_workers(rt, rt->nworkers);
+	stop_workers(rt, atomic_load(&rt->nthreads));
 	green__diag_uninstall();
 	if (st == -EDEADLK)
 		green__task_foreach(drop_task_stack, NULL);
-	for (unsigned i = 0; i < rt->nworkers; i++)
+	for (unsigned i = 0; i < atomic_load(&rt->nthreads); i++)
 		green__stack_pool_drain(&rt->workers[i]);
 	green__stack_global_drain();
 	green__task_slab_free_all();

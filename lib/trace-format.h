@@ -1,5 +1,5 @@
 /*
- * trace-format.h - the green-trace file format, version 3: shared by the
+ * trace-format.h - the green-trace file format, version 4: shared by the
  * recorder in libgreen (trace.c) and the green-trace reader (tools/).
  * The normative description is green-trace(5); this header only names its
  * constants.
@@ -13,7 +13,8 @@
  *    12  u32      header size in bytes (32; a reader skips what it does
  *                 not know of a larger header)
  *    16  u64      start: CLOCK_MONOTONIC ns when recording began
- *    24  u32      workers in the runtime
+ *    24  u32      worker slots in the runtime: its workers and the spares
+ *                 that may take over from stuck ones (since version 4)
  *    28  u32      pid of the recording process
  *
  *   block (20-byte header, then `length` bytes of events)
@@ -39,10 +40,12 @@
 #define GREEN_TRACE_FORMAT_H
 
 #define GREEN_TRACE_MAGIC "GRNTRACE"
-#define GREEN_TRACE_VERSION 3u
+#define GREEN_TRACE_VERSION 4u
 /* the oldest version a reader still reads (1: CREATE is followed by its
  * own READY event; since 2 a CREATE also means READY, see GT_CREATE;
- * since 3 the compact events below and GT_SWITCHED) */
+ * since 3 the compact events below and GT_SWITCHED; since 4 GT_HELD, and
+ * sources up to the header's worker count, which counts the spare workers
+ * that may take over from stuck ones) */
 #define GREEN_TRACE_VERSION_MIN 1u
 #define GREEN_TRACE_HEADER_SIZE 32u
 #define GREEN_TRACE_BLOCK_MAGIC 0x4b4c4247u /* "GBLK" as little-endian u32 */
@@ -101,7 +104,25 @@ enum green_trace_event {
 	/* the running task made task id runnable: id (READY: by the running
 	 * task, on this block's worker) */
 	GT_READY_BY_RUNNING = 17,
-	GT_EVENT_MAX = 17,
+	GT_EVENT_MAX_V3 = 17,
+	/*
+	 * (version 4) task id held this block's worker without switching
+	 * for a long time and has just let go of it: id, how long in ns,
+	 * what it did meanwhile (GT_HELD_*).  Written by that worker when
+	 * the task next switches (parks, yields or ends), so the event's
+	 * time is the end of the hold.  Meanwhile the runtime's monitor had
+	 * another thread take over the worker's role (hand-off).
+	 */
+	GT_HELD = 18,
+	GT_EVENT_MAX = 18,
+};
+
+/* GT_HELD kinds: what the thread was doing when the monitor looked */
+enum green_trace_held {
+	GT_HELD_RUNNING = 1, /* on the CPU: a long loop */
+	GT_HELD_BLOCKED = 2, /* asleep in a system call libgreen does not
+				hook (sleep(3) unhooked, flock, waitpid) */
+	GT_HELD_MAX = 2,
 };
 
 /*

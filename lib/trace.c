@@ -877,7 +877,7 @@ trace_start(struct green_rt *rt, const char *path)
 		return r;
 	}
 	clock_calibrate(tr);
-	if ((r = write_header(tr, rt->nworkers)) != 0 ||
+	if ((r = write_header(tr, rt->nslots)) != 0 ||
 	    (r = -pthread_create(&tr->writer, NULL, writer_main, tr)) != 0) {
 		close(tr->fd);
 		tracer_free(tr);
@@ -899,7 +899,9 @@ await_workers(struct green_rt *rt, unsigned gen)
 		green__trace_safepoint_slow(self);
 	for (;;) {
 		bool all = true;
-		for (unsigned i = 0; i < rt->nworkers; i++) {
+		/* spares too: a parked spare's loop passes a safe point
+		 * when kicked (green__worker_spare_wait) */
+		for (unsigned i = 0; i < atomic_load(&rt->nthreads); i++) {
 			struct green_worker *w = &rt->workers[i];
 			if (atomic_load(&w->tgen) != gen) {
 				all = false;

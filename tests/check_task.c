@@ -864,50 +864,6 @@ END_TEST
 
 /* --- green_init -------------------------------------------------------- */
 
-static int
-count_threads(void)
-{
-	char line[256];
-	int n = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
-/*
- * The thread count once it is n, or after 2 s.  A joined thread can still
- * be counted for a moment: pthread_join returns when the kernel clears its
- * tid, a little before the thread leaves the thread group.
- */
-static int
-threads_settle(int n)
-{
-	int64_t end = green_now() + GREEN_SEC(2);
-	int c;
-
-	while (((c = count_threads()) < n || c > n + TEST_EXTRA_THREADS) &&
-	       green_now() < end)
-		usleep(1000);
-	return c;
-}
-
-/* The thread count settled at n, give or take the threads the sanitizer
- * runtime starts itself (none in a normal build: then exactly n). */
-#define ck_assert_threads_settle(n)                                            \
-	do {                                                                   \
-		int want_ = (n), got_ = threads_settle(want_);                 \
-		ck_assert_msg(got_ >= want_ &&                                 \
-				      got_ <= want_ + TEST_EXTRA_THREADS,      \
-			      "%d threads, expected %d (+%d)", got_, want_,   \
-			      TEST_EXTRA_THREADS);                             \
-	} while (0)
-
 START_TEST(test_green_init_twice_returns_ebusy)
 {
 	ck_assert_int_eq(green_init(NULL), 0);
@@ -960,7 +916,7 @@ START_TEST(test_green_init_env_workers_used)
 	ck_assert_int_eq(setenv("GREEN_WORKERS", "3", 1), 0);
 	ck_assert_int_eq(green_init(NULL), 0);
 	unsetenv("GREEN_WORKERS");
-	ck_assert_threads_settle(before + 3);
+	ck_assert_threads_settle(before + 3 + TEST_RT_THREADS);
 	ck_assert_int_eq(green_shutdown(), 0);
 	ck_assert_threads_settle(before);
 }
@@ -974,7 +930,7 @@ START_TEST(test_green_init_config_workers_override_env)
 	ck_assert_int_eq(setenv("GREEN_WORKERS", "abc", 1), 0);
 	ck_assert_int_eq(green_init(&cfg), 0);
 	unsetenv("GREEN_WORKERS");
-	ck_assert_threads_settle(before + 1);
+	ck_assert_threads_settle(before + 1 + TEST_RT_THREADS);
 	ck_assert_int_eq(green_shutdown(), 0);
 }
 END_TEST

@@ -409,6 +409,54 @@ run_suite(Suite *s)
 	return failed == 0 ? 0 : 1;
 }
 
+/* Threads a runtime has besides its workers: the monitor (monitor.c). */
+#define TEST_RT_THREADS 1
+
+/* The threads of this process (/proc/self/status), or -1. */
+static inline int
+count_threads(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * The thread count once it is n, or after 2 s.  A joined thread can still
+ * be counted for a moment: pthread_join returns when the kernel clears its
+ * tid, a little before the thread leaves the thread group.
+ */
+static inline int
+threads_settle(int n)
+{
+	int64_t end = green_now() + GREEN_SEC(2);
+	int c;
+
+	while (((c = count_threads()) < n || c > n + TEST_EXTRA_THREADS) &&
+	       green_now() < end)
+		usleep(1000);
+	return c;
+}
+
+/* The thread count settled at n, give or take the threads the sanitizer
+ * runtime starts itself (none in a normal build: then exactly n). */
+#define ck_assert_threads_settle(n)                                            \
+	do {                                                                   \
+		int want_ = (n), got_ = threads_settle(want_);                 \
+		ck_assert_msg(got_ >= want_ &&                                 \
+				      got_ <= want_ + TEST_EXTRA_THREADS,      \
+			      "%d threads, expected %d (+%d)", got_, want_,   \
+			      TEST_EXTRA_THREADS);                             \
+	} while (0)
+
 /* The process's resident set, in KiB (from /proc/self/statm), or -1. */
 static inline long
 rss_kib(void)

@@ -1,0 +1,359 @@
+/*
+ * monitor.c - hand-off: no task can freeze the runtime.
+ *
+ * C code cannot be preempted, so a task that runs a long loop, or that
+ * enters a blocking call libgreen does not hook (sleep(3) without the hook
+ * library, flock, waitpid, a library's own poll), keeps its worker's thread.
+ * Go's sysmon answers with retake/handoffp: the P of an M stuck in a system
+ * call goes to another M.  Here the role is the worker structure and its
+ * queue, and the thread stays with its structure; what moves is the count.
+ *
+ *   - Every switch publishes a counter and the running task
+ *     (green__note_switch).  A monitor thread samples them every
+ *     MONITOR_TICK; a worker whose count has not moved for HELD_AFTER while
+ *     it runs a task is "held": it is marked, and reported.
+ *   - While fewer than nworkers members are not held, the monitor makes a
+ *     spare a member: a parked spare thread, or a new one up to max_spares.
+ *     The new member finds work like any idle worker: it steals the held
+ *     worker's queue (the thief's protocol works against an owner that is
+ *     not switching) and its LIFO slot, runs timers, polls the network.
+ *   - The held task's next switch comes through green__find_local, which
+ *     clears the mark (green__held_return: trace event GT_HELD, the warning
+ *     line), and, when the members not held are more than nworkers,
+ *     retires its worker: it switches to the worker loop, which moves its
+ *     queue to the global queue and parks the thread as a spare.
+ *   - With every member idle and none held, the monitor sleeps until a
+ *     worker leaves its idle park (green__monitor_kick): an idle runtime
+ *     costs no CPU.  A busy one pays a timed wake-up per tick, and each
+ *     switch pays two relaxed stores on the worker's own cache line.
+ *
+ * HELD_AFTER is 10 ms, the time slice Go's sysmon gives a goroutine before
+ * it preempts it (Go hands a P in a system call off after 20 us to 10 ms,
+ * depending on whether other work waits).  Shorter would retire and
+ * promote threads for tasks that are merely long; a task is held for 10 to
+ * 15 ms before the monitor acts, and a starved task is late by about that.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "green-internal.h"
+
+#define MONITOR_TICK GREEN_MSEC(5) /* sampling period while tasks run */
+#define HELD_AFTER GREEN_MSEC(10) /* no switch for this long: held */
+
+struct green_monitor {
+	pthread_t thread;
+	_Atomic uint32_t word; /* futex: bumped by every kick */
+	_Atomic bool asleep;   /* waiting for a kick, not for a tick */
+	bool warn;	       /* GREEN_WARN_HELD: a line on stderr */
+	bool cap_warned;       /* the spares ran out once: said so */
+};
+
+/* What the thread of worker w is doing: blocked in the kernel or running
+ * (its state in /proc/self/task/TID/stat); running when unknown. */
+static uint8_t
+held_kind(struct green_worker *w)
+{
+	char path[64], buf[256], *p;
+	int fd, tid = atomic_load(&w->tid);
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return GT_HELD_RUNNING;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return GT_HELD_RUNNING;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": comm may hold spaces and parentheses */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return GT_HELD_RUNNING;
+	return p[2] == 'S' || p[2] == 'D' ? GT_HELD_BLOCKED : GT_HELD_RUNNING;
+}
+
+static const char *
+held_what(uint8_t kind)
+{
+	return kind == GT_HELD_BLOCKED ? "blocked in a system call libgreen "
+					 "does not hook"
+				       : "running without switching";
+}
+
+/*
+ * The task t held worker w for ns: one line on stderr.  still says whether
+ * it still holds it (the monitor, naming a task that may never return) or
+ * has let go (the worker).
+ */
+static void
+held_warn(struct green_worker *w, struct green_task *t, int64_t ns,
+	  uint8_t kind, bool still)
+{
+	char fn[128];
+
+	green__describe_fn((void *)t->fn, fn, sizeof(fn));
+	fprintf(stderr,
+		"libgreen: task %" PRIu64 " \"%s\" (entry %s) %s worker %u "
+		"for %" PRId64 " ms, %s%s\n",
+		t->id, t->name, fn, still ? "has held" : "held", w->id,
+		ns / 1000000, held_what(kind),
+		still ? "; another thread runs the worker's tasks" : "");
+}
+
+/*
+ * Mark w held by t, seen running since `since`.  The task's fields are read
+ * while it cannot end: it has not switched since the sample (nswitch is
+ * read again after them, and a task ends only by switching away).
+ */
+static void
+mark_held(struct green_rt *rt, struct green_monitor *m, struct green_worker *w,
+	  struct green_task *t, int64_t since, int64_t now)
+{
+	uint8_t kind = held_kind(w);
+	bool still;
+
+	w->held_since = since;
+	w->held_kind = kind;
+	w->held_task = t;
+	atomic_fetch_add(&rt->nheld, 1);
+	/* release: held_since and held_kind before the mark the owner reads
+	 * with acquire (green__held_return) */
+	atomic_store_explicit(&w->held, true, memory_order_release);
+	if (!m->warn)
+		return;
+	still = atomic_load_explicit(&w->nswitch, memory_order_acquire) ==
+		w->mon_nswitch;
+	if (still)
+		held_warn(w, t, now - since, kind, true);
+}
+
+/* Look at worker w: a member that runs the task it ran at the last sample,
+ * for long enough, becomes held. */
+static void
+sample(struct green_rt *rt, struct green_monitor *m, struct green_worker *w,
+       int64_t now)
+{
+	uint32_t n = atomic_load_explicit(&w->nswitch, memory_order_relaxed);
+	/* acquire: pairs with the owner's release in green__note_switch */
+	struct green_task *t =
+		atomic_load_explicit(&w->running, memory_order_acquire);
+
+	if (n != w->mon_nswitch && atomic_load(&w->held)) {
+		/* marked just after a switch that had already passed its
+		 * check (green__find_local), maybe to the worker's loop and
+		 * an idle park: the owner may never clear it */
+		if (atomic_exchange(&w->held, false))
+			atomic_fetch_sub(&rt->nheld, 1);
+	}
+	if (n != w->mon_nswitch || t == NULL) {
+		w->mon_nswitch = n;
+		w->mon_seen = now;
+		return;
+	}
+	if (now - w->mon_seen < HELD_AFTER ||
+	    atomic_load_explicit(&w->held, memory_order_relaxed) ||
+	    !atomic_load_explicit(&w->member, memory_order_relaxed))
+		return;
+	mark_held(rt, m, w, t, w->mon_seen, now);
+}
+
+/* One more member: a parked spare, else a new thread.  False at the cap. */
+static bool
+promote_one(struct green_rt *rt)
+{
+	unsigned n = atomic_load(&rt->nthreads);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct green_worker *w = &rt->workers[i];
+		bool no = false;
+
+		if (atomic_compare_exchange_strong(&w->member, &no, true)) {
+			atomic_fetch_add(&rt->nmembers, 1);
+			green__worker_kick(w);
+			return true;
+		}
+	}
+	if (n == rt->nslots)
+		return false;
+	atomic_store(&rt->workers[n].member, true);
+	atomic_fetch_add(&rt->nmembers, 1);
+	/* counted first: the thread iterates over the started ones, itself
+	 * included; a slot counted before its thread runs is empty, and only
+	 * this thread adds slots */
+	atomic_store(&rt->nthreads, n + 1);
+	if (green__worker_start(rt, &rt->workers[n]) != 0) {
+		atomic_store(&rt->nthreads, n);
+		atomic_store(&rt->workers[n].member, false);
+		atomic_fetch_sub(&rt->nmembers, 1);
+		return false;
+	}
+	return true;
+}
+
+/* Keep nworkers members not held. */
+static void
+replace_held(struct green_rt *rt, struct green_monitor *m)
+{
+	while (atomic_load(&rt->nmembers) <
+	       atomic_load(&rt->nheld) + rt->nworkers) {
+		if (promote_one(rt))
+			continue;
+		if (!m->cap_warned) {
+			m->cap_warned = true;
+			fprintf(stderr,
+				"libgreen: every worker is held by a task and "
+				"the %u spare threads are in use: queued tasks "
+				"wait until a held task switches "
+				"(green_config_t.max_spares)\n",
+				rt->nslots - rt->nworkers);
+		}
+		return;
+	}
+}
+
+/* Nothing to watch: every member parked idle and none held. */
+static bool
+all_idle(struct green_rt *rt)
+{
+	return atomic_load(&rt->nheld) == 0 &&
+	       atomic_load(&rt->nidle_hint) == atomic_load(&rt->nmembers);
+}
+
+static void *
+monitor_main(void *arg)
+{
+	struct green_rt *rt = arg;
+	struct green_monitor *m = rt->monitor;
+
+	while (!atomic_load(&rt->stopping)) {
+		uint32_t seq = atomic_load(&m->word);
+		int64_t now;
+		unsigned n;
+
+		if (all_idle(rt)) {
+			/* seq_cst: asleep, then look again; a worker that
+			 * leaves its park after our look kicks us */
+			atomic_store(&m->asleep, true);
+			if (all_idle(rt) && !atomic_load(&rt->stopping))
+				green__futex_wait(&m->word, seq, -1);
+			atomic_store(&m->asleep, false);
+			continue;
+		}
+		green__futex_wait(&m->word, seq, green_now() + MONITOR_TICK);
+		now = green_now();
+		n = atomic_load(&rt->nthreads);
+		for (unsigned i = 0; i < n; i++)
+			sample(rt, m, &rt->workers[i], now);
+		if (atomic_load(&rt->nheld) > 0)
+			replace_held(rt, m);
+		/* members beyond nworkers that their held task's return did
+		 * not retire (a mark cleared above): park idle ones as spares */
+		while (atomic_load(&rt->nmembers) >
+			       atomic_load(&rt->nheld) + rt->nworkers &&
+		       green__idle_demote(rt))
+			;
+	}
+	return NULL;
+}
+
+/* A worker left its idle park: wake the monitor if it sleeps for good. */
+void
+green__monitor_kick(struct green_rt *rt)
+{
+	struct green_monitor *m = rt->monitor;
+
+	if (m != NULL && atomic_load(&m->asleep)) {
+		atomic_fetch_add(&m->word, 1);
+		green__futex_wake(&m->word, 1);
+	}
+}
+
+/*
+ * Worker w, marked held, switches (green__find_local) or is back in its
+ * loop: clear the mark, and report the hold when the task switching away is
+ * the one seen holding (else the mark came just after its switch, and
+ * the hold's end is not known).  Returns true when w stays a member, false
+ * when it retires to be a spare because enough others run tasks.
+ */
+bool
+green__held_return(struct green_worker *w)
+{
+	struct green_rt *rt = green__rt;
+	struct green_task *t = w->current;
+	int64_t ns;
+	unsigned members;
+
+	/* acquire: pairs with the monitor's release in mark_held */
+	if (!atomic_exchange_explicit(&w->held, false, memory_order_acquire))
+		return true;
+	atomic_fetch_sub(&rt->nheld, 1);
+	if (t != NULL && t == w->held_task) {
+		ns = green_now() - w->held_since;
+		GREEN_TRACE(GT_HELD, 3, t->id, ns, w->held_kind);
+		if (rt->monitor->warn)
+			held_warn(w, t, ns, w->held_kind, false);
+	}
+	members = atomic_load(&rt->nmembers);
+	while (members > atomic_load(&rt->nheld) + rt->nworkers)
+		if (atomic_compare_exchange_weak(&rt->nmembers, &members,
+						 members - 1)) {
+			atomic_store(&w->member, false);
+			return false;
+		}
+	return true;
+}
+
+/* Parse GREEN_WARN_HELD: unset, "" or "0" off; anything else on. */
+static bool
+warn_env(void)
+{
+	const char *v = getenv("GREEN_WARN_HELD");
+
+	return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+int
+green__monitor_start(struct green_rt *rt, const green_config_t *cfg)
+{
+	struct green_monitor *m = green__calloc(sizeof(*m));
+	sigset_t all, old;
+	int err;
+
+	(void)cfg;
+	if (m == NULL)
+		return -ENOMEM;
+	m->warn = warn_env();
+	rt->monitor = m;
+	/* no signal handler runs on the monitor */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&m->thread, NULL, monitor_main, rt);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		rt->monitor = NULL;
+		green__free(m, sizeof(*m));
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* After rt->stopping is set. */
+void
+green__monitor_stop(struct green_rt *rt)
+{
+	struct green_monitor *m = rt->monitor;
+
+	if (m == NULL)
+		return;
+	atomic_fetch_add(&m->word, 1);
+	green__futex_wake(&m->word, 1);
+	pthread_join(m->thread, NULL);
+	rt->monitor = NULL;
+	green__free(m, sizeof(*m));
+}
