@@ -289,14 +289,18 @@ struct green_worker {
 	_Atomic uint32_t nswitch;  /* switches so far; owner stores */
 	_Atomic(struct green_task *) running; /* owner stores (release) */
 	_Atomic bool held;	  /* set by the monitor, cleared by the owner */
-	int64_t held_since;	  /* monitor: when the held task last switched
-				     in, about; read by the owner after held */
-	uint8_t held_kind;	  /* GT_HELD_*; like held_since */
-	struct green_task *held_task; /* the task seen holding; likewise */
+	/* Written by the monitor before it sets held, read by the owner after
+	 * it takes the mark (relaxed: held's release/acquire orders them). */
+	_Atomic int64_t held_since; /* when the held task switched in, about */
+	_Atomic uint8_t held_kind; /* GT_HELD_* */
+	_Atomic(struct green_task *) held_task; /* the task seen holding */
 	_Atomic bool member;	  /* counted in rt->nmembers: runs tasks; else
 				     a spare, parked until the monitor needs it */
 	_Atomic int tid;	  /* the thread's id, for /proc (monitor.c) */
 	uint32_t mon_nswitch;	  /* monitor only: nswitch when last seen */
+	uint32_t mon_marked;	  /* monitor only: nswitch + 1 when last
+				     marked held (0: never), so one hold is
+				     marked once */
 	int64_t mon_seen;	  /* monitor only: when it first saw that */
 	bool spinning;		  /* counted in rt->nspinning; owner only */
 	uint64_t rng;		  /* xorshift state for victim choice */
@@ -401,6 +405,7 @@ struct green_worker *green__worker(void);
 
 int green__monitor_start(struct green_rt *rt, const green_config_t *cfg);
 void green__monitor_stop(struct green_rt *rt);
+void green__monitor_free(struct green_rt *rt);
 void green__monitor_kick(struct green_rt *rt);
 bool green__held_return(struct green_worker *w);
 bool green__idle_demote(struct green_rt *rt);

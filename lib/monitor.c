@@ -53,6 +53,7 @@ struct green_monitor {
 	_Atomic bool asleep;   /* waiting for a kick, not for a tick */
 	bool warn;	       /* GREEN_WARN_HELD: a line on stderr */
 	bool cap_warned;       /* the spares ran out once: said so */
+	bool joined;	       /* green__monitor_stop is done */
 };
 
 /* What the thread of worker w is doing: blocked in the kernel or running
@@ -118,9 +119,10 @@ mark_held(struct green_rt *rt, struct green_monitor *m, struct green_worker *w,
 	uint8_t kind = held_kind(w);
 	bool still;
 
-	w->held_since = since;
-	w->held_kind = kind;
-	w->held_task = t;
+	atomic_store_explicit(&w->held_since, since, memory_order_relaxed);
+	atomic_store_explicit(&w->held_kind, kind, memory_order_relaxed);
+	atomic_store_explicit(&w->held_task, t, memory_order_relaxed);
+	w->mon_marked = w->mon_nswitch + 1;
 	atomic_fetch_add(&rt->nheld, 1);
 	/* release: held_since and held_kind before the mark the owner reads
 	 * with acquire (green__held_return) */
@@ -157,6 +159,7 @@ sample(struct green_rt *rt, struct green_monitor *m, struct green_worker *w,
 		return;
 	}
 	if (now - w->mon_seen < HELD_AFTER ||
+	    w->mon_marked == n + 1 || /* marked, and not switched since */
 	    atomic_load_explicit(&w->held, memory_order_relaxed) ||
 	    !atomic_load_explicit(&w->member, memory_order_relaxed))
 		return;
@@ -293,11 +296,16 @@ green__held_return(struct green_worker *w)
 	if (!atomic_exchange_explicit(&w->held, false, memory_order_acquire))
 		return true;
 	atomic_fetch_sub(&rt->nheld, 1);
-	if (t != NULL && t == w->held_task) {
-		ns = green_now() - w->held_since;
-		GREEN_TRACE(GT_HELD, 3, t->id, ns, w->held_kind);
+	if (t != NULL && t == atomic_load_explicit(&w->held_task,
+						   memory_order_relaxed)) {
+		uint8_t kind = atomic_load_explicit(&w->held_kind,
+						    memory_order_relaxed);
+
+		ns = green_now() - atomic_load_explicit(&w->held_since,
+							memory_order_relaxed);
+		GREEN_TRACE(GT_HELD, 3, t->id, ns, kind);
 		if (rt->monitor->warn)
-			held_warn(w, t, ns, w->held_kind, false);
+			held_warn(w, t, ns, kind, false);
 	}
 	members = atomic_load(&rt->nmembers);
 	while (members > atomic_load(&rt->nheld) + rt->nworkers)
@@ -343,17 +351,26 @@ green__monitor_start(struct green_rt *rt, const green_config_t *cfg)
 	return 0;
 }
 
-/* After rt->stopping is set. */
+/* After rt->stopping is set; workers may still kick the monitor, whose
+ * structure lives until green__monitor_free. */
 void
 green__monitor_stop(struct green_rt *rt)
 {
 	struct green_monitor *m = rt->monitor;
 
-	if (m == NULL)
+	if (m == NULL || m->joined)
 		return;
 	atomic_fetch_add(&m->word, 1);
 	green__futex_wake(&m->word, 1);
 	pthread_join(m->thread, NULL);
+	m->joined = true;
+}
+
+/* With every worker joined. */
+void
+green__monitor_free(struct green_rt *rt)
+{
+	if (rt->monitor != NULL)
+		green__free(rt->monitor, sizeof(*rt->monitor));
 	rt->monitor = NULL;
-	green__free(m, sizeof(*m));
 }

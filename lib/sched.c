@@ -750,6 +750,7 @@ check_config(const green_config_t *cfg)
 static void
 rt_free(struct green_rt *rt)
 {
+	green__monitor_free(rt);
 	green__offload_fini(rt);
 	green__netpoll_fini(rt);
 	green__free(rt->workers, rt->nslots * sizeof(*rt->workers));
@@ -868,6 +869,9 @@ green_init(const green_config_t *cfg)
 	atomic_store(&rt->next_id, 1);
 	green__rt = rt;
 	green__diag_install();
+	/* before the workers, which kick it: it sleeps until one does */
+	if ((err = green__monitor_start(rt, cfg)) != 0)
+		return init_fail(rt, 0, err);
 	for (unsigned i = 0; i < n; i++) {
 		atomic_store(&rt->workers[i].member, true);
 		atomic_store(&rt->nmembers, i + 1);
@@ -879,8 +883,7 @@ green_init(const green_config_t *cfg)
 			return init_fail(rt, i, -EAGAIN);
 		}
 	}
-	if ((err = green__monitor_start(rt, cfg)) != 0 ||
-	    (err = green__trace_init(rt, cfg)) != 0)
+	if ((err = green__trace_init(rt, cfg)) != 0)
 		return init_fail(rt, n, err);
 	green__unlock(&life_lock);
 	return 0;
