@@ -9,6 +9,11 @@
  *   -o         run the ordinary-C variant of the task functions (only the
  *              programs that define BENCH_ORDINARY before including this
  *              file have one; see below)
+ *   -d         run the detached variant: tasks spawned detached (no handle)
+ *              and waited for with a wait group, Go's go + sync.WaitGroup
+ *              idiom (only the programs that define BENCH_DETACHED before
+ *              including this file have one; their top comment says what it
+ *              does and the name of its results)
  * and prints, for every round, machine-readable lines
  *   RESULT <name> <value> <unit>
  * followed by one line for humans.  bench/run reads the RESULT lines; the
@@ -51,6 +56,7 @@ struct bench_opts {
 	unsigned rounds;	/* -r: measurements printed */
 	long n;			/* -n: workload size */
 	bool ordinary;		/* -o: the ordinary-C task functions */
+	bool detached;		/* -d: the detached variant */
 };
 
 /*
@@ -103,30 +109,44 @@ bench_check(const struct bench_opts *o, int err, const char *call)
 
 /*
  * A program with an ordinary-C variant defines BENCH_ORDINARY before it
- * includes this file; the others refuse -o rather than ignore it.
+ * includes this file, one with a detached variant BENCH_DETACHED; the
+ * others refuse -o and -d rather than ignore them.
  */
 #ifdef BENCH_ORDINARY
-#define BENCH_OPTSTRING "w:r:n:oh"
+#define BENCH_OPT_O "o"
 #define BENCH_USAGE_O " [-o]"
 #define BENCH_HELP_O                                                       \
 	"  -o          ordinary C: task functions that call libc directly "  \
 	"(results named *_oc)\n"
 #else
-#define BENCH_OPTSTRING "w:r:n:h"
+#define BENCH_OPT_O ""
 #define BENCH_USAGE_O ""
 #define BENCH_HELP_O ""
 #endif
+#ifdef BENCH_DETACHED
+#define BENCH_OPT_D "d"
+#define BENCH_USAGE_D " [-d]"
+#define BENCH_HELP_D                                                       \
+	"  -d          detached: tasks spawned without a handle, waited for " \
+	"with a wait group\n"
+#else
+#define BENCH_OPT_D ""
+#define BENCH_USAGE_D ""
+#define BENCH_HELP_D ""
+#endif
+#define BENCH_OPTSTRING "w:r:n:" BENCH_OPT_O BENCH_OPT_D "h"
 
 static inline void __attribute__((noreturn))
 bench_usage(const struct bench_opts *o, const char *n_help, int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: %s [-w WORKERS] [-r ROUNDS] [-n N]" BENCH_USAGE_O "\n"
+		"usage: %s [-w WORKERS] [-r ROUNDS] [-n N]" BENCH_USAGE_O
+		BENCH_USAGE_D "\n"
 		"  -w WORKERS  worker threads (default 1; 0: the runtime's "
 		"default)\n"
 		"  -r ROUNDS   repeat the measurement, one result per round "
 		"(default 1)\n"
-		"  -n N        %s\n" BENCH_HELP_O,
+		"  -n N        %s\n" BENCH_HELP_O BENCH_HELP_D,
 		o->prog, n_help);
 	exit(status);
 }
@@ -162,6 +182,7 @@ bench_parse(struct bench_opts *o, int argc, char **argv, long default_n,
 	o->rounds = 1;
 	o->n = default_n;
 	o->ordinary = false;
+	o->detached = false;
 	while ((c = getopt(argc, argv, BENCH_OPTSTRING)) != -1) {
 		switch (c) {
 		case 'w':
@@ -178,6 +199,9 @@ bench_parse(struct bench_opts *o, int argc, char **argv, long default_n,
 			break;
 		case 'o':
 			o->ordinary = true;
+			break;
+		case 'd':
+			o->detached = true;
 			break;
 		case 'h':
 			bench_usage(o, n_help, 0);

@@ -7,11 +7,26 @@
  * tasks at once, as the Go peer (bench/peers/spawn: goroutines and a
  * sync.WaitGroup) does.  Reports elapsed / N as "spawn_join_ns".
  *
- * -o spawns trivial_oc() instead, the ordinary-C variant (bench.h); its
- * result is "spawn_join_ns_oc".
+ * -d measures that Go idiom itself: every task is spawned detached
+ * (green_spawn() with t NULL), stores its argument I in slot I of a results
+ * array and calls green_wg_done() on one wait group, which the main task
+ * initialised once and raises by N (green_wg_add()) before each round's
+ * first spawn.  The main task waits for it (green_wg_wait()), then, outside
+ * the timed region, checks every slot and resets it for the next round, as
+ * the Go peer does.  Reports elapsed / N as "spawn_wg_ns".
+ *
+ * -o spawns trivial_oc() instead (with -d, trivial_oc_wg(): the same work,
+ * then the store and green_wg_done()), the ordinary-C variant (bench.h);
+ * its result is "spawn_join_ns_oc" (with -d, "spawn_wg_ns_oc").
  */
 #define BENCH_ORDINARY
+#define BENCH_DETACHED
 #include "bench.h"
+
+/* What the detached tasks of -d share; each one's argument is its number. */
+static const struct bench_opts *wg_opts; /* for bench_check() */
+static green_wg_t wg_pending;		 /* the tasks not finished yet */
+static long *wg_results;		 /* slot I: I, once task I ran */
 
 static void *
 trivial(void *arg)
@@ -20,16 +35,31 @@ trivial(void *arg)
 }
 
 /*
- * trivial() as a C programmer writes a task that names itself: libc called
- * from its own body (so gold rewrites its prologue, and it starts on a new
- * segment), errors reported where they happen.  It formats its name, keeps
- * a heap copy as its label and frees it; checking the copy's length
- * against snprintf's count, with the label in the message, is what keeps
- * the compiler from dropping the copy.  It returns its argument, as
- * trivial() does, for the same check in bench_main().
+ * The end of detached task I (-d): I stored in slot I, one piece of work
+ * done.  Inlined, so the task functions call only green_wg_done() (and
+ * bench_fail() on its error path), as a task that calls helpers does.
  */
+static inline __attribute__((always_inline)) void
+wg_finish(void *arg)
+{
+	wg_results[(intptr_t)arg] = (long)(intptr_t)arg;
+	bench_check(wg_opts, green_wg_done(&wg_pending), "green_wg_done");
+}
+
+/* trivial() for -d: nothing to return, its result goes into its slot. */
 static void *
-trivial_oc(void *arg)
+trivial_wg(void *arg)
+{
+	wg_finish(arg);
+	return NULL;
+}
+
+/*
+ * The body of trivial_oc(), inlined into it and into trivial_oc_wg(), so
+ * that each calls libc from its own body.
+ */
+static inline __attribute__((always_inline)) void
+name_self(void *arg)
 {
 	char name[32];
 	char *label;
@@ -51,30 +81,79 @@ trivial_oc(void *arg)
 		exit(1);
 	}
 	free(label);
+}
+
+/*
+ * trivial() as a C programmer writes a task that names itself: libc called
+ * from its own body (so gold rewrites its prologue, and it starts on a new
+ * segment), errors reported where they happen.  It formats its name, keeps
+ * a heap copy as its label and frees it; checking the copy's length
+ * against snprintf's count, with the label in the message, is what keeps
+ * the compiler from dropping the copy.  It returns its argument, as
+ * trivial() does, for the same check in spawn_join().
+ */
+static void *
+trivial_oc(void *arg)
+{
+	name_self(arg);
 	return arg;
 }
 
-static void
-bench_main(void *arg)
+/* trivial_oc() for -d: the same work, then trivial_wg()'s. */
+static void *
+trivial_oc_wg(void *arg)
 {
-	struct bench_opts *o = arg;
-	void *(*task)(void *) = o->ordinary ? trivial_oc : trivial;
-	green_task_t **tasks;
+	name_self(arg);
+	wg_finish(arg);
+	return NULL;
+}
 
-	/*
-	 * Allocated once, outside the timed region, and touched first so its
-	 * page faults are not charged to the runtime either.
-	 */
-	if ((unsigned long)o->n > SIZE_MAX / sizeof(*tasks))
+/*
+ * An array of o->n elements of size bytes, every byte set to fill: allocated
+ * once, outside the timed region, and touched so that its page faults are
+ * not charged to the runtime either.
+ */
+static void *
+array(const struct bench_opts *o, size_t size, int fill, const char *what)
+{
+	void *a;
+
+	if ((unsigned long)o->n > SIZE_MAX / size)
 		bench_fail(o, "-n %ld: too many tasks", o->n);
-	tasks = malloc((size_t)o->n * sizeof(*tasks));
-	if (tasks == NULL)
-		bench_fail(o, "cannot allocate %ld task handles", o->n);
-	memset(tasks, 0, (size_t)o->n * sizeof(*tasks));
+	a = malloc((size_t)o->n * size);
+	if (a == NULL)
+		bench_fail(o, "cannot allocate %ld %s", o->n, what);
+	memset(a, fill, (size_t)o->n * size);
+	return a;
+}
+
+/*
+ * Round r's results: RESULT name (bench_report()) and a line for humans
+ * that says what the tasks went through.
+ */
+static void
+report(const struct bench_opts *o, const char *name, const char *what,
+       unsigned r, int64_t elapsed)
+{
+	double ns = (double)elapsed / (double)o->n;
+
+	bench_report(o, name, ns, "ns/task");
+	printf("spawn%s%s: round %u/%u, %u worker(s), %ld tasks %s: "
+	       "%.1f ms, %.1f ns/task\n",
+	       o->detached ? " -d" : "", bench_variant(o), r, o->rounds,
+	       o->workers, o->n, what, elapsed / 1e6, ns);
+	fflush(stdout);
+}
+
+/* The default: spawned with handles, joined in spawn order. */
+static void
+spawn_join(const struct bench_opts *o)
+{
+	void *(*task)(void *) = o->ordinary ? trivial_oc : trivial;
+	green_task_t **tasks = array(o, sizeof(*tasks), 0, "task handles");
 
 	for (unsigned r = 1; r <= o->rounds; r++) {
 		int64_t t0, t1;
-		double ns;
 
 		t0 = bench_now();
 		for (long i = 0; i < o->n; i++)
@@ -94,15 +173,57 @@ bench_main(void *arg)
 		}
 		t1 = bench_now();
 
-		ns = (double)(t1 - t0) / (double)o->n;
-		bench_report(o, "spawn_join_ns", ns, "ns/task");
-		printf("spawn%s: round %u/%u, %u worker(s), %ld tasks spawned "
-		       "then joined: %.1f ms, %.1f ns/task\n",
-		       bench_variant(o), r, o->rounds, o->workers, o->n,
-		       (t1 - t0) / 1e6, ns);
-		fflush(stdout);
+		report(o, "spawn_join_ns", "spawned then joined", r, t1 - t0);
 	}
 	free(tasks);
+}
+
+/* -d: spawned detached, waited for with one wait group. */
+static void
+spawn_wg(const struct bench_opts *o)
+{
+	void *(*task)(void *) = o->ordinary ? trivial_oc_wg : trivial_wg;
+
+	/* Every slot -1 (all bytes 0xff), as the Go peer starts them. */
+	wg_results = array(o, sizeof(*wg_results), 0xff, "result slots");
+	wg_opts = o;
+	bench_check(o, green_wg_init(&wg_pending), "green_wg_init");
+
+	for (unsigned r = 1; r <= o->rounds; r++) {
+		int64_t t0, t1;
+
+		t0 = bench_now();
+		bench_check(o, green_wg_add(&wg_pending, o->n), "green_wg_add");
+		for (long i = 0; i < o->n; i++)
+			bench_check(o,
+				    green_spawn(NULL, NULL, task,
+						(void *)(intptr_t)i),
+				    "green_spawn");
+		bench_check(o, green_wg_wait(&wg_pending, GREEN_FOREVER),
+			    "green_wg_wait");
+		t1 = bench_now();
+
+		for (long i = 0; i < o->n; i++) {
+			if (wg_results[i] != i)
+				bench_fail(o, "task %ld stored %ld", i,
+					   wg_results[i]);
+			wg_results[i] = -1;
+		}
+		report(o, "spawn_wg_ns", "spawned detached, waited for with a "
+		       "wait group", r, t1 - t0);
+	}
+	free(wg_results);
+}
+
+static void
+bench_main(void *arg)
+{
+	const struct bench_opts *o = arg;
+
+	if (o->detached)
+		spawn_wg(o);
+	else
+		spawn_join(o);
 }
 
 int
