@@ -251,6 +251,13 @@ bench_run(struct bench_opts *o, void (*fn)(void *))
 {
 	green_config_t cfg = { .workers = o->workers };
 
+	/* -w N means N threads running tasks, as GOMAXPROCS N does for the Go
+	 * peers: no spare takes over from a task that holds its worker (a
+	 * spawn loop does, for hundreds of ms), unless the caller's
+	 * environment asks for it (libgreen(7), "Blocking calls and
+	 * hand-off") */
+	setenv("GREEN_HANDOFF", "0", 0);
+
 	bench_check(o, green_run(fn, o, &cfg), "green_run");
 }
 

@@ -23,9 +23,13 @@
  *     retires its worker: it switches to the worker loop, which moves its
  *     queue to the global queue and parks the thread as a spare.
  *   - With every member idle and none held, the monitor sleeps until a
- *     worker leaves its idle park (green__monitor_kick): an idle runtime
- *     costs no CPU.  A busy one pays a timed wake-up per tick, and each
- *     switch pays two relaxed stores on the worker's own cache line.
+ *     worker leaves its idle park or green_init has started the workers
+ *     (green__monitor_kick), or for a second at most: an idle runtime
+ *     costs no measurable CPU.  A busy one pays a timed wake-up per
+ *     tick, and each switch two relaxed stores on the worker's own line.
+ *   - GREEN_HANDOFF=0 keeps the marks and reports but promotes no spare:
+ *     the benchmarks run so, where "1 worker" must mean one thread
+ *     running tasks, as GOMAXPROCS 1 does for their Go peers.
  *
  * HELD_AFTER is 10 ms, the time slice Go's sysmon gives a goroutine before
  * it preempts it (Go hands a P in a system call off after 20 us to 10 ms,
@@ -46,6 +50,7 @@
 
 #define MONITOR_TICK GREEN_MSEC(5) /* sampling period while tasks run */
 #define HELD_AFTER GREEN_MSEC(10) /* no switch for this long: held */
+#define IDLE_BACKSTOP GREEN_SEC(1) /* longest sleep on an idle runtime */
 
 struct green_monitor {
 	pthread_t thread;
@@ -53,6 +58,7 @@ struct green_monitor {
 	_Atomic bool asleep;   /* waiting for a kick, not for a tick */
 	bool warn;	       /* GREEN_WARN_HELD: a line on stderr */
 	bool cap_warned;       /* the spares ran out once: said so */
+	bool handoff;	       /* GREEN_HANDOFF is not "0": promote spares */
 	bool joined;	       /* green__monitor_stop is done */
 };
 
@@ -98,13 +104,17 @@ held_warn(struct green_worker *w, struct green_task *t, int64_t ns,
 {
 	char fn[128];
 
-	green__describe_fn((void *)t->fn, fn, sizeof(fn));
+	/* green_run's first task: the program's function, not run_main */
+	green__describe_fn((void *)green__entry_of(t->fn, t->arg), fn,
+			   sizeof(fn));
 	fprintf(stderr,
 		"libgreen: task %" PRIu64 " \"%s\" (entry %s) %s worker %u "
 		"for %" PRId64 " ms, %s%s\n",
 		t->id, t->name, fn, still ? "has held" : "held", w->id,
 		ns / 1000000, held_what(kind),
-		still ? "; another thread runs the worker's tasks" : "");
+		still && green__rt->monitor->handoff
+			? "; another thread runs the worker's tasks"
+			: "");
 }
 
 /*
@@ -243,8 +253,12 @@ monitor_main(void *arg)
 			/* seq_cst: asleep, then look again; a worker that
 			 * leaves its park after our look kicks us */
 			atomic_store(&m->asleep, true);
+			/* a second as a backstop: a kick missed (every path
+			 * that makes a worker busy should kick) delays the
+			 * monitor by that much, never for ever */
 			if (all_idle(rt) && !atomic_load(&rt->stopping))
-				green__futex_wait(&m->word, seq, -1);
+				green__futex_wait(&m->word, seq,
+						  green_now() + IDLE_BACKSTOP);
 			atomic_store(&m->asleep, false);
 			continue;
 		}
@@ -253,7 +267,7 @@ monitor_main(void *arg)
 		n = atomic_load(&rt->nthreads);
 		for (unsigned i = 0; i < n; i++)
 			sample(rt, m, &rt->workers[i], now);
-		if (atomic_load(&rt->nheld) > 0)
+		if (m->handoff && atomic_load(&rt->nheld) > 0)
 			replace_held(rt, m);
 		/* members beyond nworkers that their held task's return did
 		 * not retire (a mark cleared above): park idle ones as spares */
@@ -317,13 +331,15 @@ green__held_return(struct green_worker *w)
 	return true;
 }
 
-/* Parse GREEN_WARN_HELD: unset, "" or "0" off; anything else on. */
+/* A switch in the environment: unset or "" is dflt, "0" off, else on. */
 static bool
-warn_env(void)
+env_switch(const char *name, bool dflt)
 {
-	const char *v = getenv("GREEN_WARN_HELD");
+	const char *v = getenv(name);
 
-	return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+	if (v == NULL || *v == '\0')
+		return dflt;
+	return strcmp(v, "0") != 0;
 }
 
 int
@@ -336,7 +352,8 @@ green__monitor_start(struct green_rt *rt, const green_config_t *cfg)
 	(void)cfg;
 	if (m == NULL)
 		return -ENOMEM;
-	m->warn = warn_env();
+	m->warn = env_switch("GREEN_WARN_HELD", false);
+	m->handoff = env_switch("GREEN_HANDOFF", true);
 	rt->monitor = m;
 	/* no signal handler runs on the monitor */
 	sigfillset(&all);

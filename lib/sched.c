@@ -478,6 +478,9 @@ idle_park(struct green_worker *w)
 			if (removed)
 				atomic_fetch_add(&rt->nspinning, 1);
 			w->spinning = true;
+			/* we were counted idle a moment: the monitor may
+			 * have gone to sleep on it */
+			green__monitor_kick(rt);
 			return;
 		}
 	}
@@ -883,6 +886,9 @@ green_init(const green_config_t *cfg)
 			return init_fail(rt, i, -EAGAIN);
 		}
 	}
+	/* it may have gone to sleep on a runtime with no members yet, and a
+	 * worker that finds a task at once never parks, so never kicks it */
+	green__monitor_kick(rt);
 	if ((err = green__trace_init(rt, cfg)) != 0)
 		return init_fail(rt, n, err);
 	green__unlock(&life_lock);

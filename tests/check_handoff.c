@@ -341,19 +341,22 @@ END_TEST
 
 START_TEST(test_handoff_shutdown_while_task_held_waits_and_joins_all)
 {
-	int before = count_threads();
-	int64_t t0;
+	int before = count_threads(), base = before + 1 + TEST_RT_THREADS;
+	int64_t t0, end;
 
 	start(1, 0);
+	t0 = green_now();
 	/* one blocked, one looping: both hold a worker at shutdown */
 	ck_assert_int_eq(green_spawn(NULL, NULL, blocked_sleep, (void *)1), 0);
 	ck_assert_int_eq(green_spawn(NULL, NULL, cpu_loop, (void *)500), 0);
-	usleep(100000); /* both held, spares promoted */
-	ck_assert_int_gt(count_threads(), before + 1 + TEST_RT_THREADS);
-	t0 = green_now();
+	/* a spare took over meanwhile */
+	end = green_now() + GREEN_SEC(1);
+	while (count_threads() <= base && green_now() < end)
+		usleep(1000);
+	ck_assert_int_gt(count_threads(), base);
 	ck_assert_int_eq(green_shutdown(), 0);
-	/* it waited for the held tasks, and no longer */
-	ck_assert_int_ge(green_now() - t0, GREEN_MSEC(800));
+	/* it waited for the held tasks (the sleep ends 1 s after t0) */
+	ck_assert_int_ge(green_now() - t0, GREEN_SEC(1));
 	ck_assert_int_lt(green_now() - t0, GREEN_SEC(5) * TEST_TIMEOUT_MULT);
 	ck_assert_threads_settle(before);
 }
@@ -381,6 +384,37 @@ START_TEST(test_handoff_at_spare_cap_says_so_and_finishes)
 
 	ck_assert_ptr_nonnull(text);
 	ck_assert_msg(strstr(text, "the 1 spare threads are in use") != NULL,
+		      "stderr: %s", text);
+	free(text);
+}
+END_TEST
+
+static void
+handoff_off(void *arg)
+{
+	struct hold h = { blocked_sleep, (void *)1, 5 };
+	int64_t worst;
+
+	(void)arg;
+	ck_assert_int_eq(setenv("GREEN_HANDOFF", "0", 1), 0);
+	ck_assert_int_eq(setenv("GREEN_WARN_HELD", "1", 1), 0);
+	start(1, 0);
+	worst = (int64_t)(intptr_t)run_in_task(ticker_beside_holders, &h);
+	ck_assert_int_eq(green_shutdown(), 0);
+	unsetenv("GREEN_HANDOFF");
+	unsetenv("GREEN_WARN_HELD");
+	/* nobody took over: the ticker waited for the sleeps */
+	ck_assert_int_gt(worst, GREEN_MSEC(500));
+}
+
+START_TEST(test_handoff_env_off_reports_but_does_not_replace)
+{
+	char *text = capture_stderr(handoff_off, NULL);
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strstr(text, "(entry blocked_sleep) has held worker") !=
+			      NULL &&
+		      strstr(text, "another thread") == NULL,
 		      "stderr: %s", text);
 	free(text);
 }
@@ -440,6 +474,7 @@ handoff_suite(void)
 		       test_handoff_shutdown_while_task_held_waits_and_joins_all);
 	tcase_add_test(tc, test_handoff_at_spare_cap_says_so_and_finishes);
 	tcase_add_test(tc, test_handoff_max_spares_above_cap_returns_einval);
+	tcase_add_test(tc, test_handoff_env_off_reports_but_does_not_replace);
 	tcase_add_test(tc, test_handoff_idle_runtime_monitor_uses_no_cpu);
 	return s;
 }
