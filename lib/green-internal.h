@@ -180,6 +180,8 @@ struct green_task {
 	char name[32];		  /* copied from green_attr_t.name */
 };
 
+#define GREEN_LOCAL_FREE_MAX 256u /* free task structs a worker keeps */
+#define GREEN_TASK_MAG (GREEN_LOCAL_FREE_MAX / 2) /* moved at a time */
 struct green_task *green__task_alloc(struct green_worker *w);
 void green__task_free(struct green_worker *w, struct green_task *t);
 void green__task_slab_free_all(void);
@@ -308,7 +310,7 @@ struct green_worker {
 	bool on_idle_list;	  /* under rt->idle_lock */
 	struct green_worker *idle_next; /* under rt->idle_lock */
 	/* Pools, owner only. */
-	struct green_task *free_tasks;
+	struct green_task *free_tasks[GREEN_LOCAL_FREE_MAX]; /* task.c */
 	unsigned nfree_tasks;
 	struct green_stack *free_stacks;
 	unsigned nfree_stacks;
@@ -376,8 +378,7 @@ struct green_rt {
 	/* Task struct slab. */
 	pthread_mutex_t slab_lock;
 	struct green_task_chunk *chunks; /* under slab_lock */
-	struct green_task *free_tasks; /* under slab_lock */
-	size_t nfree_tasks;
+	struct green_task_mag *task_mags; /* free structs; under slab_lock */
 	/* The netpoller (netpoll.c). */
 	int epfd, evfd;		  /* epoll set; eventfd that ends a wait */
 	_Atomic(struct green_fd_chunk *) *fds; /* descriptor table, by chunk */

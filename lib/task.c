@@ -16,7 +16,6 @@
 
 #define FIRST_CHUNK_TASKS 64
 #define HUGE_PAGE ((size_t)2 << 20)
-#define LOCAL_FREE_MAX 256 /* beyond this, half goes back to the slab */
 #define ID_BLOCK 64
 
 /*
@@ -77,26 +76,76 @@ chunk_release(struct green_task_chunk *c)
 		green__free(c, c->bytes);
 }
 
-/* Under slab_lock: a new chunk; all its tasks but the first go to *list. */
+/*
+ * Free task structs move between workers in magazines (Bonwick's), arrays
+ * of pointers: a worker's own free list is such an array, and it gives or
+ * takes half of it at a time as one magazine under slab_lock, without
+ * touching the structs.  (Lists linked through the structs were walked one
+ * cache miss per struct, under the lock, when a worker that frees what
+ * another spawns handed them back: 18% of a two-worker spawn loop.)
+ */
+struct green_task_mag {
+	struct green_task_mag *next;
+	unsigned n;
+	struct green_task *t[GREEN_TASK_MAG];
+};
+
+/* Under slab_lock: put t in the first magazine, or in new one (false: no
+ * memory). */
+static bool
+mag_put_locked(struct green_rt *rt, struct green_task *t)
+{
+	struct green_task_mag *m = rt->task_mags;
+
+	if (m == NULL || m->n == GREEN_TASK_MAG) {
+		if ((m = green__alloc(sizeof(*m))) == NULL)
+			return false;
+		m->n = 0;
+		m->next = rt->task_mags;
+		rt->task_mags = m;
+	}
+	m->t[m->n++] = t;
+	return true;
+}
+
+/* Under slab_lock: a new chunk; all its tasks but the first go to
+ * magazines (NULL: no memory). */
 static struct green_task *
-chunk_new(struct green_rt *rt, struct green_task **list, unsigned *n)
+chunk_new(struct green_rt *rt)
 {
 	size_t want = rt->chunks != NULL ? 2 * rt->chunks->ntasks
 					 : FIRST_CHUNK_TASKS;
 	struct green_task_chunk *c = chunk_alloc(want);
+	size_t i;
 
 	if (c == NULL)
 		return NULL;
 	c->next = rt->chunks;
 	rt->chunks = c;
-	for (size_t i = c->ntasks - 1; i >= 1; i--) {
+	for (i = 1; i < c->ntasks; i++) {
 		atomic_store_explicit(&c->tasks[i].magic, GREEN_TASK_FREED,
 				      memory_order_relaxed);
-		c->tasks[i].next = *list;
-		*list = &c->tasks[i];
+		if (!mag_put_locked(rt, &c->tasks[i]))
+			break; /* the rest stay unused: still type-stable */
 	}
-	*n += c->ntasks - 1;
 	return &c->tasks[0];
+}
+
+/* Under slab_lock: one task from the magazines, else a new chunk. */
+static struct green_task *
+slab_take_locked(struct green_rt *rt)
+{
+	struct green_task_mag *m = rt->task_mags;
+	struct green_task *t;
+
+	if (m == NULL)
+		return chunk_new(rt);
+	t = m->t[--m->n];
+	if (m->n == 0) {
+		rt->task_mags = m->next;
+		green__free(m, sizeof(*m));
+	}
+	return t;
 }
 
 /* A task struct for w (NULL: a thread that is not a worker). */
@@ -104,35 +153,23 @@ struct green_task *
 green__task_alloc(struct green_worker *w)
 {
 	struct green_rt *rt = green__rt;
+	struct green_task_mag *m = NULL;
 	struct green_task *t;
-	unsigned n = 0;
 
-	if (w != NULL && (t = w->free_tasks) != NULL) {
-		w->free_tasks = t->next;
-		w->nfree_tasks--;
-		return t;
-	}
+	if (w != NULL && w->nfree_tasks > 0)
+		return w->free_tasks[--w->nfree_tasks];
 	green__lock(&rt->slab_lock);
-	if ((t = rt->free_tasks) != NULL) {
-		rt->free_tasks = t->next;
-		rt->nfree_tasks--;
-		/* refill the local list with a batch */
-		while (w != NULL && rt->free_tasks != NULL &&
-		       w->nfree_tasks < LOCAL_FREE_MAX / 4) {
-			struct green_task *x = rt->free_tasks;
-			rt->free_tasks = x->next;
-			rt->nfree_tasks--;
-			x->next = w->free_tasks;
-			w->free_tasks = x;
-			w->nfree_tasks++;
-		}
-	} else if (w != NULL) {
-		t = chunk_new(rt, &w->free_tasks, &w->nfree_tasks);
-	} else {
-		t = chunk_new(rt, &rt->free_tasks, &n);
-		rt->nfree_tasks += n;
-	}
+	if (w != NULL && (m = rt->task_mags) != NULL)
+		rt->task_mags = m->next; /* a worker takes a whole one */
+	t = m == NULL ? slab_take_locked(rt) : NULL;
 	green__unlock(&rt->slab_lock);
+	if (m != NULL) {
+		/* never empty: slab_take_locked frees emptied ones */
+		memcpy(w->free_tasks, m->t, m->n * sizeof(m->t[0]));
+		w->nfree_tasks = m->n - 1;
+		t = m->t[m->n - 1];
+		green__free(m, sizeof(*m));
+	}
 	return t;
 }
 
@@ -140,28 +177,33 @@ void
 green__task_free(struct green_worker *w, struct green_task *t)
 {
 	struct green_rt *rt = green__rt;
+	struct green_task_mag *m;
 
 	/* release: a racing (invalid) join sees FREED, not half a task */
 	atomic_store_explicit(&t->magic, GREEN_TASK_FREED, memory_order_release);
-	if (w != NULL && w->nfree_tasks < LOCAL_FREE_MAX) {
-		t->next = w->free_tasks;
-		w->free_tasks = t;
-		w->nfree_tasks++;
+	if (w != NULL && w->nfree_tasks < GREEN_LOCAL_FREE_MAX) {
+		w->free_tasks[w->nfree_tasks++] = t;
+		return;
+	}
+	if (w != NULL && (m = green__alloc(sizeof(*m))) != NULL) {
+		/* full: the older half goes back as one magazine */
+		memcpy(m->t, w->free_tasks, sizeof(m->t));
+		m->n = GREEN_TASK_MAG;
+		memmove(w->free_tasks, w->free_tasks + GREEN_TASK_MAG,
+			(GREEN_LOCAL_FREE_MAX - GREEN_TASK_MAG) *
+				sizeof(w->free_tasks[0]));
+		w->nfree_tasks -= GREEN_TASK_MAG;
+		w->free_tasks[w->nfree_tasks++] = t;
+		green__lock(&rt->slab_lock);
+		m->next = rt->task_mags;
+		rt->task_mags = m;
+		green__unlock(&rt->slab_lock);
 		return;
 	}
 	green__lock(&rt->slab_lock);
-	t->next = rt->free_tasks;
-	rt->free_tasks = t;
-	rt->nfree_tasks++;
-	/* a worker's list that overflows gives half back */
-	while (w != NULL && w->nfree_tasks > LOCAL_FREE_MAX / 2) {
-		struct green_task *x = w->free_tasks;
-		w->free_tasks = x->next;
-		w->nfree_tasks--;
-		x->next = rt->free_tasks;
-		rt->free_tasks = x;
-		rt->nfree_tasks++;
-	}
+	/* no memory for a magazine: the struct stays unused, still
+	 * type-stable (a chunk's; green_shutdown frees it) */
+	mag_put_locked(rt, t);
 	green__unlock(&rt->slab_lock);
 }
 
@@ -184,12 +226,18 @@ green__task_slab_free_all(void)
 	struct green_rt *rt = green__rt;
 	struct green_task_chunk *c;
 
+	struct green_task_mag *m;
+
 	while ((c = rt->chunks) != NULL) {
 		rt->chunks = c->next;
 		chunk_release(c);
 	}
-	rt->free_tasks = NULL;
-	rt->nfree_tasks = 0;
+	while ((m = rt->task_mags) != NULL) {
+		rt->task_mags = m->next;
+		green__free(m, sizeof(*m));
+	}
+	for (unsigned i = 0; i < atomic_load(&rt->nthreads); i++)
+		rt->workers[i].nfree_tasks = 0;
 }
 
 static uint64_t
