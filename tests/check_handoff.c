@@ -366,7 +366,8 @@ static void
 at_cap(void *arg)
 {
 	int64_t worst;
-	struct hold h = { blocked_sleep, (void *)1, 5 };
+	/* the ticker runs past the sleeps, however slowly they start */
+	struct hold h = { blocked_sleep, (void *)1, 150 };
 
 	(void)arg;
 	/* one worker, one spare, two blocked tasks: the spare takes the
@@ -392,7 +393,7 @@ END_TEST
 static void
 handoff_off(void *arg)
 {
-	struct hold h = { blocked_sleep, (void *)1, 5 };
+	struct hold h = { blocked_sleep, (void *)1, 150 };
 	int64_t worst;
 
 	(void)arg;
