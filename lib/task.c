@@ -109,8 +109,9 @@ mag_put_locked(struct green_rt *rt, struct green_task *t)
 }
 
 /* Under slab_lock: a new chunk; all its tasks but the first go to
- * magazines (NULL: no memory). */
-static struct green_task *
+ * magazines (NULL: no memory).  noinline: its mmap would give its caller's
+ * prologue the 64 KiB demand of a libc call (nosplit.c). */
+static __attribute__((noinline, cold)) struct green_task *
 chunk_new(struct green_rt *rt)
 {
 	size_t want = rt->chunks != NULL ? 2 * rt->chunks->ntasks
@@ -164,8 +165,10 @@ green__task_alloc(struct green_worker *w)
 	t = m == NULL ? slab_take_locked(rt) : NULL;
 	green__unlock(&rt->slab_lock);
 	if (m != NULL) {
-		/* never empty: slab_take_locked frees emptied ones */
-		memcpy(w->free_tasks, m->t, m->n * sizeof(m->t[0]));
+		/* never empty: slab_take_locked frees emptied ones;
+		 * green__memcpy: a libc call here would have the linker
+		 * give this function's prologue a 64 KiB demand (nosplit.c) */
+		green__memcpy(w->free_tasks, m->t, m->n * sizeof(m->t[0]));
 		w->nfree_tasks = m->n - 1;
 		t = m->t[m->n - 1];
 		green__free(m, sizeof(*m));
@@ -186,12 +189,12 @@ green__task_free(struct green_worker *w, struct green_task *t)
 		return;
 	}
 	if (w != NULL && (m = green__alloc(sizeof(*m))) != NULL) {
-		/* full: the older half goes back as one magazine */
-		memcpy(m->t, w->free_tasks, sizeof(m->t));
+		/* full: the older half goes back as one magazine (the two
+		 * halves do not overlap: GREEN_TASK_MAG is half) */
+		green__memcpy(m->t, w->free_tasks, sizeof(m->t));
 		m->n = GREEN_TASK_MAG;
-		memmove(w->free_tasks, w->free_tasks + GREEN_TASK_MAG,
-			(GREEN_LOCAL_FREE_MAX - GREEN_TASK_MAG) *
-				sizeof(w->free_tasks[0]));
+		green__memcpy(w->free_tasks, w->free_tasks + GREEN_TASK_MAG,
+			      GREEN_TASK_MAG * sizeof(w->free_tasks[0]));
 		w->nfree_tasks -= GREEN_TASK_MAG;
 		w->free_tasks[w->nfree_tasks++] = t;
 		green__lock(&rt->slab_lock);
