@@ -93,24 +93,38 @@ held_what(uint8_t kind)
 				       : "running without switching";
 }
 
+/* What names a task in a report, copied from it. */
+struct held_who {
+	uint64_t id;
+	char name[sizeof(((struct green_task *)0)->name)];
+	const void *entry; /* green_run's first task: the program's function */
+};
+
+static void
+held_who(struct held_who *who, const struct green_task *t)
+{
+	who->id = t->id;
+	memcpy(who->name, t->name, sizeof(who->name));
+	who->name[sizeof(who->name) - 1] = '\0';
+	who->entry = green__entry_of(t->fn, t->arg);
+}
+
 /*
- * The task t held worker w for ns: one line on stderr.  still says whether
+ * The task held worker w for ns: one line on stderr.  still says whether
  * it still holds it (the monitor, naming a task that may never return) or
  * has let go (the worker).
  */
 static void
-held_warn(struct green_worker *w, struct green_task *t, int64_t ns,
+held_warn(struct green_worker *w, const struct held_who *who, int64_t ns,
 	  uint8_t kind, bool still)
 {
 	char fn[128];
 
-	/* green_run's first task: the program's function, not run_main */
-	green__describe_fn((void *)green__entry_of(t->fn, t->arg), fn,
-			   sizeof(fn));
+	green__describe_fn((void *)who->entry, fn, sizeof(fn));
 	fprintf(stderr,
 		"libgreen: task %" PRIu64 " \"%s\" (entry %s) %s worker %u "
 		"for %" PRId64 " ms, %s%s\n",
-		t->id, t->name, fn, still ? "has held" : "held", w->id,
+		who->id, who->name, fn, still ? "has held" : "held", w->id,
 		ns / 1000000, held_what(kind),
 		still && green__rt->monitor->handoff
 			? "; another thread runs the worker's tasks"
@@ -118,16 +132,17 @@ held_warn(struct green_worker *w, struct green_task *t, int64_t ns,
 }
 
 /*
- * Mark w held by t, seen running since `since`.  The task's fields are read
- * while it cannot end: it has not switched since the sample (nswitch is
- * read again after them, and a task ends only by switching away).
+ * Mark w held by t, seen running since `since`.  The warning copies the
+ * task's fields and uses them only if the task has not switched meanwhile
+ * (nswitch read again after the copy): until it switches it cannot end,
+ * and its struct cannot be reused.
  */
 static void
 mark_held(struct green_rt *rt, struct green_monitor *m, struct green_worker *w,
 	  struct green_task *t, int64_t since, int64_t now)
 {
 	uint8_t kind = held_kind(w);
-	bool still;
+	struct held_who who;
 
 	atomic_store_explicit(&w->held_since, since, memory_order_relaxed);
 	atomic_store_explicit(&w->held_kind, kind, memory_order_relaxed);
@@ -139,10 +154,15 @@ mark_held(struct green_rt *rt, struct green_monitor *m, struct green_worker *w,
 	atomic_store_explicit(&w->held, true, memory_order_release);
 	if (!m->warn)
 		return;
-	still = atomic_load_explicit(&w->nswitch, memory_order_acquire) ==
-		w->mon_nswitch;
-	if (still)
-		held_warn(w, t, now - since, kind, true);
+	held_who(&who, t);
+	/* the copy before the load that validates it, as a seqlock reader:
+	 * x86 keeps loads in order, so only the compiler must be stopped (a
+	 * weakly ordered port needs an acquire fence here, which
+	 * ThreadSanitizer does not model) */
+	atomic_signal_fence(memory_order_acq_rel);
+	if (atomic_load_explicit(&w->nswitch, memory_order_relaxed) ==
+	    w->mon_nswitch)
+		held_warn(w, &who, now - since, kind, true);
 }
 
 /* Look at worker w: a member that runs the task it ran at the last sample,
@@ -318,8 +338,12 @@ green__held_return(struct green_worker *w)
 		ns = green_now() - atomic_load_explicit(&w->held_since,
 							memory_order_relaxed);
 		GREEN_TRACE(GT_HELD, 3, t->id, ns, kind);
-		if (rt->monitor->warn)
-			held_warn(w, t, ns, kind, false);
+		if (rt->monitor->warn) {
+			struct held_who who;
+
+			held_who(&who, t);
+			held_warn(w, &who, ns, kind, false);
+		}
 	}
 	members = atomic_load(&rt->nmembers);
 	while (members > atomic_load(&rt->nheld) + rt->nworkers)
