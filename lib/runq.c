@@ -131,7 +131,7 @@ batch_append_locked(struct green_rt *rt, struct green_gbatch *b)
 /* Ring full: move half of it plus t to the global queue, as one batch.
  * Returns false when a thief took some meanwhile (then there is room
  * again). */
-static bool
+static __attribute__((noinline, cold)) bool
 push_overflow(struct green_worker *w, struct green_task *t, uint32_t head,
 	      uint32_t tail)
 {
