@@ -284,10 +284,11 @@ START_TEST(test_chrome_export_has_a_lane_per_worker)
 		if (strstr(p, "\"worker ") != NULL &&
 		    strstr(p, "\"worker ") - p < 200)
 			lanes++;
-	/* a lane per worker that recorded events: all three, or fewer when
-	 * one never ran a task (the spare slots have none) */
+	/* a lane per worker that recorded events: the three, fewer when one
+	 * never ran a task, or a spare's too when a slow build held a worker
+	 * for 10 ms (monitor.c); never one for an unused slot */
 	ck_assert_uint_ge(c.sources, 1);
-	ck_assert_uint_le(c.sources, 3);
+	ck_assert_uint_le(c.sources, c.workers);
 	ck_assert_int_eq(lanes, (int)c.sources);
 	ck_assert(strncmp(json, "{", 1) == 0);
 	free(json);
