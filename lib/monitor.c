@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "green-internal.h"
@@ -51,6 +52,7 @@
 #define MONITOR_TICK GREEN_MSEC(5) /* sampling period while tasks run */
 #define HELD_AFTER GREEN_MSEC(10) /* no switch for this long: held */
 #define IDLE_BACKSTOP GREEN_SEC(1) /* longest sleep on an idle runtime */
+#define CPU_PROBE 2000000 /* ns a held thread's CPU use is watched */
 
 struct green_monitor {
 	pthread_t thread;
@@ -62,10 +64,9 @@ struct green_monitor {
 	bool joined;	       /* green__monitor_stop is done */
 };
 
-/* What the thread of worker w is doing: blocked in the kernel or running
- * (its state in /proc/self/task/TID/stat); running when unknown. */
-static uint8_t
-held_kind(struct green_worker *w)
+/* The thread's state letter in /proc/self/task/TID/stat, or 0. */
+static char
+thread_state(struct green_worker *w)
 {
 	char path[64], buf[256], *p;
 	int fd, tid = atomic_load(&w->tid);
@@ -73,16 +74,53 @@ held_kind(struct green_worker *w)
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return GT_HELD_RUNNING;
+		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return GT_HELD_RUNNING;
+		return 0;
 	buf[n] = '\0';
 	/* "tid (comm) S ...": comm may hold spaces and parentheses */
 	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2];
+}
+
+/* CPU time the thread of w used, in ns, or -1. */
+static int64_t
+thread_cpu_ns(struct green_worker *w)
+{
+	clockid_t id;
+	struct timespec ts;
+
+	if (pthread_getcpuclockid(w->thread, &id) != 0 ||
+	    clock_gettime(id, &ts) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * What the thread of worker w is doing: running (or runnable), or blocked
+ * in the kernel.  A thread asleep by its state may still be a loop that
+ * waits for a CPU lock of its own (valgrind runs one thread at a time):
+ * it is running if it uses a tenth of a CPU over CPU_PROBE.
+ */
+static uint8_t
+held_kind(struct green_worker *w)
+{
+	char st = thread_state(w);
+	int64_t cpu0, cpu1;
+	struct timespec probe = { 0, CPU_PROBE };
+
+	if (st != 'S' && st != 'D')
 		return GT_HELD_RUNNING;
-	return p[2] == 'S' || p[2] == 'D' ? GT_HELD_BLOCKED : GT_HELD_RUNNING;
+	if ((cpu0 = thread_cpu_ns(w)) < 0)
+		return GT_HELD_BLOCKED;
+	nanosleep(&probe, NULL);
+	if ((cpu1 = thread_cpu_ns(w)) < 0)
+		return GT_HELD_BLOCKED;
+	return (cpu1 - cpu0) * 10 >= CPU_PROBE ? GT_HELD_RUNNING
+					       : GT_HELD_BLOCKED;
 }
 
 static const char *
