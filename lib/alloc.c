@@ -11,6 +11,20 @@
 
 #include "green-internal.h"
 
+/*
+ * With segmented stacks the callers' names are split-aware entry points
+ * (arch/x86_64/allocwrap.S) that run these bodies where a libc call has
+ * its room.
+ */
+#ifdef GREEN_SPLIT_STACK
+#define green__alloc green__alloc_body
+#define green__calloc green__calloc_body
+#define green__free green__free_body
+void *green__alloc_body(size_t size);
+void *green__calloc_body(size_t size);
+void green__free_body(void *p, size_t size);
+#endif
+
 #ifdef GREEN_HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
 

@@ -3,7 +3,8 @@
 # split-stack prologue.  A libc call inlined into one of them (memcpy, mmap)
 # makes the linker rewrite its prologue to demand libc's 64 KiB reserve
 # ("stc", or a frame of 64 KiB and more): then every call from a task on its
-# small first segment grows a segment (doc/DECISIONS.md, "Stacks").
+# small first segment grows a segment (doc/DECISIONS.md, "Stacks").  The
+# allocator calls are split-aware entry points (arch/x86_64/allocwrap.S).
 #
 # Run by automake's test harness, which exports top_builddir.  Exit
 # status: 0 pass, 1 fail, 77 skip (a build without segmented stacks), 99
@@ -26,7 +27,7 @@ green_select green_mutex_lock green_mutex_unlock green_wg_done green_sleep
 green__task_alloc green__task_free green__task_exit green__ready green__park
 green__schedule green__find_local green__wake green__waitq_wake
 green__runq_push green__runq_push_lifo green__runq_pop green__stack_get
-green__stack_put green__sched_prepare"
+green__stack_put green__sched_prepare green__alloc green__calloc green__free"
 
 fail=0
 for f in $hot; do
