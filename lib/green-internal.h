@@ -45,6 +45,11 @@ struct green_worker;
  * holder may be a preempted OS thread, so a waiter that spun for long
  * yields its CPU.
  */
+/* Linux 5.14's madvise: fault a range in with one call (older headers). */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 /* Hot-path libc calls without a stack check (nosplit.c). */
 void green__memcpy(void *dst, const void *src, size_t n);
 void green__os_yield(void);

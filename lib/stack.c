@@ -260,9 +260,6 @@ green__stack_top(struct green_stack *s)
  * per region made skynet 20% faster and a million parked spawns up to 4x
  * slower and erratic: compaction for 2 MiB pages.)
  */
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 #define POPULATE ((size_t)256 << 10)
 
 /* Populate the chunk that starts inside [seg, seg + size), if any, up to
