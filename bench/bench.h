@@ -213,6 +213,34 @@ bench_parse(struct bench_opts *o, int argc, char **argv, long default_n,
 		bench_usage(o, n_help, 2);
 }
 
+#ifdef BENCH_ORDINARY
+/*
+ * The per-task work of the ordinary-C variants (-o), after the task has
+ * formatted its name (snprintf returned len): check it was not truncated,
+ * and keep a heap copy as the label of its error messages (the caller
+ * frees it).  always_inline: the libc calls stay in the task function's
+ * own body, as in a program that writes them there, so the linker rewrites
+ * that function's prologue as it would the program's.
+ */
+static inline __attribute__((always_inline)) char *
+bench_oc_label(const char *prog, const char *name, size_t size, int len)
+{
+	char *label;
+
+	if (len < 0 || (size_t)len >= size) {
+		fprintf(stderr, "%s: task name '%s' truncated\n", prog, name);
+		exit(1);
+	}
+	label = malloc(64);
+	if (label == NULL) {
+		fprintf(stderr, "%s: out of memory\n", name);
+		exit(1);
+	}
+	memcpy(label, name, strlen(name) + 1);
+	return label;
+}
+#endif
+
 /*
  * Prints one machine-readable result.  Flushed at once so that a round's
  * numbers survive a later round's failure, and a reader of a pipe sees them.

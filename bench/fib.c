@@ -94,16 +94,7 @@ fib_task_oc(void *arg)
 	if (n <= CUTOFF)
 		return (void *)(intptr_t)fib_serial(n);
 	len = snprintf(name, sizeof(name), "fib-%ld", n);
-	if (len < 0 || (size_t)len >= sizeof(name)) {
-		fprintf(stderr, "fib: task name '%s' truncated\n", name);
-		exit(1);
-	}
-	label = malloc(64);
-	if (label == NULL) {
-		fprintf(stderr, "%s: out of memory\n", name);
-		exit(1);
-	}
-	memcpy(label, name, strlen(name) + 1);
+	label = bench_oc_label("fib", name, sizeof(name), len);
 
 	err = green_spawn(&t, NULL, fib_task_oc, (void *)(intptr_t)(n - 1));
 	if (err < 0) {

@@ -80,16 +80,7 @@ parked_oc(void *arg)
 
 	len = snprintf(name, sizeof(name), "parked-%llu",
 		       (unsigned long long)green_task_id(green_self()));
-	if (len < 0 || (size_t)len >= sizeof(name)) {
-		fprintf(stderr, "parked: task name '%s' truncated\n", name);
-		exit(1);
-	}
-	label = malloc(64);
-	if (label == NULL) {
-		fprintf(stderr, "%s: out of memory\n", name);
-		exit(1);
-	}
-	memcpy(label, name, strlen(name) + 1);
+	label = bench_oc_label("parked", name, sizeof(name), len);
 
 	err = green_wg_done(&rd->started);
 	if (err < 0) {

@@ -102,16 +102,7 @@ skynet_oc(void *arg)
 	memcpy(&me, arg, sizeof(me));
 	len = snprintf(name, sizeof(name), "skynet-%ld:%ld", me.first,
 		       me.leaves);
-	if (len < 0 || (size_t)len >= sizeof(name)) {
-		fprintf(stderr, "skynet: task name '%s' truncated\n", name);
-		exit(1);
-	}
-	label = malloc(64);
-	if (label == NULL) {
-		fprintf(stderr, "%s: out of memory\n", name);
-		exit(1);
-	}
-	memcpy(label, name, strlen(name) + 1);
+	label = bench_oc_label("skynet", name, sizeof(name), len);
 
 	/* A leaf's sum is its number; one send serves both kinds. */
 	if (me.leaves == 1) {

@@ -66,16 +66,7 @@ name_self(void *arg)
 	int len;
 
 	len = snprintf(name, sizeof(name), "spawn-%ld", (long)(intptr_t)arg);
-	if (len < 0 || (size_t)len >= sizeof(name)) {
-		fprintf(stderr, "spawn: task name '%s' truncated\n", name);
-		exit(1);
-	}
-	label = malloc(64);
-	if (label == NULL) {
-		fprintf(stderr, "%s: out of memory\n", name);
-		exit(1);
-	}
-	memcpy(label, name, strlen(name) + 1);
+	label = bench_oc_label("spawn", name, sizeof(name), len);
 	if (strlen(label) != (size_t)len) {
 		fprintf(stderr, "%s: name copied wrong\n", label);
 		exit(1);
