@@ -203,7 +203,6 @@ struct green_runq {
 };
 
 void green__runq_push(struct green_worker *w, struct green_task *t);
-void green__runq_push_lifo(struct green_worker *w, struct green_task *t);
 struct green_task *green__runq_pop(struct green_worker *w, bool oldest);
 struct green_task *green__runq_steal(struct green_worker *thief,
 				     struct green_worker *victim,
@@ -322,6 +321,12 @@ struct green_worker {
 	struct green_stack *free_segs; /* first segments of rt->seg_size */
 	unsigned nfree_segs;
 	uint64_t id_next, id_end; /* block of task ids reserved from rt */
+	/* The stack a spawn without attributes gave its entry function last
+	 * (task.c): the kind depends only on the function and the runtime */
+	void *(*spawn_fn)(void *);
+	int spawn_kind;
+	enum green_stack_why spawn_why;
+	size_t spawn_size;
 	/* Task counts: written by the owner, summed only when all are idle. */
 	_Atomic uint64_t nspawned, nexited;
 	void *altstack;		  /* sigaltstack memory */

@@ -13,8 +13,10 @@
  * RUNQ_FAIR_PERIOD-th pick, so a stream of new work delays a waiting task by
  * at most that factor; it is never starved.  No resizing, so no memory
  * reclamation problem.  When the ring is full, its older half moves to the
- * global queue.  Beside the ring, a LIFO slot holds the task readied last,
- * so a message passed between two tasks stays hot in cache.
+ * global queue.  Beside the ring, a LIFO slot holds the task woken last
+ * (green__ready), so a message passed between two tasks stays hot in
+ * cache; a spawned task goes to the ring's tail, where it is as much the
+ * next to run (the newest) and stealable at once.
  *
  * The global queue is a FIFO of batches, arrays of task pointers: a ring's
  * overflow moves as one batch, and a worker takes tasks back by copying
@@ -190,19 +192,6 @@ green__runq_push(struct green_worker *w, struct green_task *t)
 	}
 }
 
-/* Owner only: make t the next task to run; the previous one goes to the
- * ring's tail. */
-void
-green__runq_push_lifo(struct green_worker *w, struct green_task *t)
-{
-	/* acq_rel: a thief that takes the old task sees its fields, and the
-	 * task we leave in the slot is published to thieves */
-	struct green_task *old = atomic_exchange_explicit(&w->q.lifo, t,
-							  memory_order_acq_rel);
-	if (old != NULL)
-		green__runq_push(w, old);
-}
-
 /* Owner only: take the oldest task, from the head (as a thief does). */
 static struct green_task *
 ring_pop_oldest(struct green_runq *q)
@@ -275,7 +264,7 @@ green__runq_pop(struct green_worker *w, bool oldest)
 
 	if (w->lifo_streak < 3 &&
 	    atomic_load_explicit(&w->q.lifo, memory_order_relaxed) != NULL) {
-		/* acquire: pairs with the release in push_lifo / steal */
+		/* acquire: pairs with the release in green__ready / steal */
 		t = atomic_exchange_explicit(&w->q.lifo, NULL,
 					     memory_order_acquire);
 		if (t != NULL) {
@@ -306,7 +295,7 @@ green__runq_drain(struct green_worker *w)
 		green__globq_push(t);
 		any = true;
 	}
-	/* acquire: pairs with the release in push_lifo */
+	/* acquire: pairs with the release in green__ready */
 	if ((t = atomic_exchange_explicit(&w->q.lifo, NULL,
 					  memory_order_acquire)) != NULL) {
 		green__globq_push(t);
@@ -395,7 +384,7 @@ green__runq_steal(struct green_worker *thief, struct green_worker *victim,
 	}
 	if (take_lifo &&
 	    atomic_load_explicit(&victim->q.lifo, memory_order_relaxed) != NULL) {
-		/* acquire: pairs with the release in push_lifo */
+		/* acquire: pairs with the release in green__ready */
 		t = atomic_exchange_explicit(&victim->q.lifo, NULL,
 					     memory_order_acquire);
 		if (t != NULL)

@@ -272,13 +272,15 @@ name_copy(char dst[32], const char *src)
 	dst[i] = '\0';
 }
 
+static void stack_init(struct green_rt *rt, struct green_worker *w,
+		       struct green_task *t, const green_attr_t *attr,
+		       void *(*fn)(void *), void *arg);
+
 static void
 task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	  const green_attr_t *attr, void *(*fn)(void *), void *arg,
 	  bool detached)
 {
-	int asked;
-
 	t->ctx.sp = NULL;
 	t->next = NULL;
 	atomic_store_explicit(&t->wake, 0, memory_order_relaxed);
@@ -297,6 +299,28 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	t->wait_reason = GREEN_WAIT_NONE;
 	t->wait_obj = NULL;
 	t->heap_index = SIZE_MAX;
+	if (attr == NULL && w != NULL && fn == w->spawn_fn) {
+		t->stack_kind = w->spawn_kind;
+		t->stack_why = w->spawn_why;
+		t->stack_size = w->spawn_size;
+		t->stack_max = rt->stack_max;
+		t->name[0] = '\0';
+	} else {
+		stack_init(rt, w, t, attr, fn, arg);
+	}
+	/* release: the fields above are complete before the task is seen
+	 * as live (queues publish it again with their own release) */
+	atomic_store_explicit(&t->magic, GREEN_TASK_MAGIC, memory_order_release);
+}
+
+/* task_init's slow path: t's stack and name from attr, remembered in w
+ * for the next spawn of fn without attributes. */
+static void
+stack_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
+	   const green_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	int asked;
+
 	/* a size asked for one kind means nothing for the other */
 	asked = attr != NULL ? attr->stack_kind : GREEN_STACK_DEFAULT;
 	t->stack_kind = green__stack_kind(asked, green__entry_of(fn, arg),
@@ -309,9 +333,12 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 				       ? attr->stack_size
 				       : 0);
 	name_copy(t->name, attr != NULL ? attr->name : NULL);
-	/* release: the fields above are complete before the task is seen
-	 * as live (queues publish it again with their own release) */
-	atomic_store_explicit(&t->magic, GREEN_TASK_MAGIC, memory_order_release);
+	if (attr == NULL && w != NULL) {
+		w->spawn_fn = fn;
+		w->spawn_kind = t->stack_kind;
+		w->spawn_why = t->stack_why;
+		w->spawn_size = t->stack_size;
+	}
 }
 
 int
@@ -356,7 +383,7 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 		/* relaxed: only this worker writes it; read at quiescence */
 		atomic_store_explicit(&w->nspawned, w->nspawned + 1,
 				      memory_order_relaxed);
-		green__runq_push_lifo(w, t);
+		green__runq_push(w, t);
 		/* unlike a wake-up, a spawn is new work that may run in
 		 * parallel: offer it to an idle worker at once (Go's newproc) */
 		green__wake_worker();
