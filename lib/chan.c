@@ -28,47 +28,177 @@ slot(struct green_chan *ch, size_t i)
 	return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
 }
 
+/*
+ * Channel structs are type-stable, like task structs: they come from chunks
+ * that are never freed, through a worker's cache and a global free list, so
+ * a destroyed channel's handle still reads a channel struct, whose
+ * generation no longer matches (handle.h).  The value buffer is allocated
+ * apart and freed by green_chan_destroy.
+ */
+#define CHAN_CHUNK 64 /* structs per chunk */
+#define CHAN_CACHE 64 /* free structs a worker keeps */
+
+struct chan_chunk {
+	struct chan_chunk *next;
+	struct green_chan chans[CHAN_CHUNK];
+};
+
+static pthread_mutex_t chan_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct chan_chunk *chan_chunks; /* under chan_lock; kept for good */
+static struct green_chan *chan_free;   /* under chan_lock */
+
+/* Under chan_lock: a new chunk's structs onto chan_free (false: no
+ * memory). */
+static bool
+chunk_add(void)
+{
+	struct chan_chunk *c = green__calloc(sizeof(*c));
+
+	if (c == NULL)
+		return false;
+	for (size_t i = 0; i < CHAN_CHUNK; i++) {
+		c->chans[i].gen = 1;
+		c->chans[i].free_next = chan_free;
+		chan_free = &c->chans[i];
+	}
+	c->next = chan_chunks;
+	chan_chunks = c;
+	return true;
+}
+
+static struct green_chan *
+chan_alloc(void)
+{
+	struct green_worker *w = green__worker();
+	struct green_chan *ch;
+
+	if (w != NULL && (ch = w->free_chans) != NULL) {
+		w->free_chans = ch->free_next;
+		w->nfree_chans--;
+		return ch;
+	}
+	green__lock(&chan_lock);
+	if ((ch = chan_free) != NULL || (chunk_add() && (ch = chan_free)))
+		chan_free = ch->free_next;
+	green__unlock(&chan_lock);
+	return ch;
+}
+
+static void
+chan_release(struct green_chan *ch)
+{
+	struct green_worker *w = green__worker();
+
+	if (w != NULL && w->nfree_chans < CHAN_CACHE) {
+		ch->free_next = w->free_chans;
+		w->free_chans = ch;
+		w->nfree_chans++;
+		return;
+	}
+	green__lock(&chan_lock);
+	ch->free_next = chan_free;
+	chan_free = ch;
+	green__unlock(&chan_lock);
+}
+
+/* At shutdown: w's cached structs go back to the global list. */
+void
+green__chan_cache_drain(struct green_worker *w)
+{
+	struct green_chan *ch;
+
+	green__lock(&chan_lock);
+	while ((ch = w->free_chans) != NULL) {
+		w->free_chans = ch->free_next;
+		ch->free_next = chan_free;
+		chan_free = ch;
+	}
+	w->nfree_chans = 0;
+	green__unlock(&chan_lock);
+}
+
+/* The struct handle h names, not yet checked (NULL: no channel at all).
+ * Check it with green__chan_matches under its lock. */
+struct green_chan *
+green__chan_of(const green_chan_t *h)
+{
+	if (green__handle_gen(h) == 0)
+		return NULL;
+	return green__handle_obj(h);
+}
+
+/* Under ch->lock: whether ch is still the channel h named (not
+ * destroyed). */
+bool
+green__chan_matches(const struct green_chan *ch, const green_chan_t *h)
+{
+	return ch->gen == green__handle_gen(h);
+}
+
+/* Lock the channel h names; NULL (nothing locked) when there is none.
+ * always_inline: on every channel operation. */
+static inline __attribute__((always_inline)) struct green_chan *
+chan_lock_handle(const green_chan_t *h)
+{
+	struct green_chan *ch = green__chan_of(h);
+
+	if (ch == NULL)
+		return NULL;
+	green__spin_lock(&ch->lock);
+	if (green__chan_matches(ch, h))
+		return ch;
+	green__spin_unlock(&ch->lock);
+	return NULL;
+}
+
 int
 green_chan_create(green_chan_t **chp, size_t elem_size, size_t capacity)
 {
 	struct green_chan *ch;
 	size_t bytes;
+	char *buf = NULL;
 
 	if (chp == NULL)
 		return -EINVAL;
 	if (__builtin_mul_overflow(elem_size, capacity, &bytes) ||
 	    bytes > SIZE_MAX / 2)
 		return -EINVAL;
-	ch = green__calloc(sizeof(*ch));
-	if (ch == NULL)
+	if (bytes != 0 && (buf = green__alloc(bytes)) == NULL)
 		return -ENOMEM;
-	if (bytes != 0 && (ch->buf = green__alloc(bytes)) == NULL) {
-		green__free(ch, sizeof(*ch));
+	if ((ch = chan_alloc()) == NULL) {
+		green__free(buf, bytes);
 		return -ENOMEM;
 	}
+	/* lock, gen: a free struct is unlocked, and a stale handle's call
+	 * may hold the lock for a moment to read gen, which only destroy
+	 * writes; the rest is ours */
+	ch->closed = false;
 	ch->elem_size = elem_size;
 	ch->cap = capacity;
-	ch->magic = GREEN_CHAN_MAGIC;
-	*chp = ch;
+	ch->len = 0;
+	ch->head = 0;
+	ch->buf = buf;
+	ch->sendq_head = ch->sendq_tail = NULL;
+	ch->recvq_head = ch->recvq_tail = NULL;
+	*chp = green__handle(ch, ch->gen);
 	return 0;
 }
 
 int
-green_chan_destroy(green_chan_t *ch)
+green_chan_destroy(green_chan_t *h)
 {
-	bool busy;
+	struct green_chan *ch = chan_lock_handle(h);
 
 	if (ch == NULL)
 		return -EINVAL;
-	green__spin_lock(&ch->lock);
-	busy = ch->sendq_head != NULL || ch->recvq_head != NULL;
-	if (!busy)
-		ch->magic = 0;
-	green__spin_unlock(&ch->lock);
-	if (busy)
+	if (ch->sendq_head != NULL || ch->recvq_head != NULL) {
+		green__spin_unlock(&ch->lock);
 		return -EBUSY;
+	}
+	ch->gen = green__gen_next(ch->gen);
+	green__spin_unlock(&ch->lock);
 	green__free(ch->buf, ch->cap * ch->elem_size);
-	green__free(ch, sizeof(*ch));
+	chan_release(ch);
 	return 0;
 }
 
@@ -196,14 +326,17 @@ chan_wait(struct green_chan *ch, void *elem, bool is_send, int64_t deadline)
 }
 
 int
-green_chan_send(green_chan_t *ch, const void *elem, int64_t deadline)
+green_chan_send(green_chan_t *h, const void *elem, int64_t deadline)
 {
+	struct green_chan *ch;
 	int r;
 
-	if (ch == NULL || (elem == NULL && ch->elem_size != 0) ||
-	    deadline < -1)
+	if (deadline < -1 || (ch = chan_lock_handle(h)) == NULL)
 		return -EINVAL;
-	green__spin_lock(&ch->lock);
+	if (elem == NULL && ch->elem_size != 0) {
+		green__spin_unlock(&ch->lock);
+		return -EINVAL;
+	}
 	r = green__chan_try_send(ch, elem);
 	if (r != 0) {
 		green__spin_unlock(&ch->lock);
@@ -217,13 +350,13 @@ green_chan_send(green_chan_t *ch, const void *elem, int64_t deadline)
 }
 
 int
-green_chan_recv(green_chan_t *ch, void *elem, int64_t deadline)
+green_chan_recv(green_chan_t *h, void *elem, int64_t deadline)
 {
+	struct green_chan *ch;
 	int r;
 
-	if (ch == NULL || deadline < -1)
+	if (deadline < -1 || (ch = chan_lock_handle(h)) == NULL)
 		return -EINVAL;
-	green__spin_lock(&ch->lock);
 	r = green__chan_try_recv(ch, elem);
 	if (r != 0) {
 		green__spin_unlock(&ch->lock);
@@ -237,13 +370,13 @@ green_chan_recv(green_chan_t *ch, void *elem, int64_t deadline)
 }
 
 int
-green_chan_close(green_chan_t *ch)
+green_chan_close(green_chan_t *h)
 {
+	struct green_chan *ch = chan_lock_handle(h);
 	struct green__waiter *w;
 
 	if (ch == NULL)
 		return -EINVAL;
-	green__spin_lock(&ch->lock);
 	if (ch->closed) {
 		green__spin_unlock(&ch->lock);
 		return -EPIPE;
@@ -257,22 +390,28 @@ green_chan_close(green_chan_t *ch)
 	return 0;
 }
 
-ssize_t
-green_chan_len(const green_chan_t *ch)
+/* The buffered count (or the capacity) of the channel h names. */
+static ssize_t
+chan_count(const green_chan_t *h, bool capacity)
 {
-	struct green_chan *c = (struct green_chan *)ch;
+	struct green_chan *ch = chan_lock_handle(h);
 	ssize_t n;
 
-	if (c == NULL)
+	if (ch == NULL)
 		return -EINVAL;
-	green__spin_lock(&c->lock);
-	n = (ssize_t)c->len;
-	green__spin_unlock(&c->lock);
+	n = (ssize_t)(capacity ? ch->cap : ch->len);
+	green__spin_unlock(&ch->lock);
 	return n;
 }
 
 ssize_t
-green_chan_cap(const green_chan_t *ch)
+green_chan_len(const green_chan_t *h)
 {
-	return ch != NULL ? (ssize_t)ch->cap : -EINVAL;
+	return chan_count(h, false);
+}
+
+ssize_t
+green_chan_cap(const green_chan_t *h)
+{
+	return chan_count(h, true);
 }

@@ -19,6 +19,7 @@
 
 #include "context.h"
 #include "green.h"
+#include "handle.h"
 
 #define GREEN_MAX_WORKERS 1024
 #define GREEN_MIN_STACK ((size_t)16 << 10)
@@ -164,6 +165,7 @@ struct green_task {
 	uint64_t id;		  /* unique id, >= 1 */
 	_Atomic uint32_t magic;	  /* GREEN_TASK_MAGIC or GREEN_TASK_FREED */
 	atomic_bool cancelled;	  /* sticky; set by green_cancel */
+	_Atomic uint16_t gen;	  /* the handle's generation (handle.h) */
 	int lock;		  /* spin lock: protects the join fields below */
 	bool done;		  /* fn returned; under lock */
 	bool detached;		  /* resources freed at exit; under lock */
@@ -321,6 +323,8 @@ struct green_worker {
 	struct green_stack *free_segs; /* first segments of rt->seg_size */
 	unsigned nfree_segs;
 	uint64_t id_next, id_end; /* block of task ids reserved from rt */
+	struct green_chan *free_chans; /* chan.c */
+	unsigned nfree_chans;
 	/* The stack a spawn without attributes gave its entry function last
 	 * (task.c): the kind depends only on the function and the runtime */
 	void *(*spawn_fn)(void *);
@@ -507,7 +511,7 @@ uint32_t green__rand(void);
 /* --- channels (chan.c), used by select.c ---------------------------------- */
 struct green_chan {
 	int lock;		  /* spin lock: everything below */
-	uint32_t magic;		  /* GREEN_CHAN_MAGIC while usable */
+	uint16_t gen;		  /* the handle's generation (handle.h) */
 	bool closed;
 	size_t elem_size;
 	size_t cap;		  /* 0: unbuffered */
@@ -516,9 +520,12 @@ struct green_chan {
 	char *buf;		  /* cap * elem_size bytes */
 	struct green__waiter *sendq_head, *sendq_tail;
 	struct green__waiter *recvq_head, *recvq_tail;
+	struct green_chan *free_next; /* while free: chan.c's lists */
 };
-#define GREEN_CHAN_MAGIC 0x6368616eU /* "chan" */
 
+struct green_chan *green__chan_of(const green_chan_t *h);
+bool green__chan_matches(const struct green_chan *ch, const green_chan_t *h);
+void green__chan_cache_drain(struct green_worker *w);
 int green__chan_try_send(struct green_chan *ch, const void *elem);
 int green__chan_try_recv(struct green_chan *ch, void *elem);
 void green__chan_enqueue(struct green_chan *ch, struct green__waiter *w);

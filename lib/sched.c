@@ -995,8 +995,10 @@ green_shutdown(void)
 	green__diag_uninstall();
 	if (st == -EDEADLK)
 		green__task_foreach(drop_task_stack, NULL);
-	for (unsigned i = 0; i < atomic_load(&rt->nthreads); i++)
+	for (unsigned i = 0; i < atomic_load(&rt->nthreads); i++) {
 		green__stack_pool_drain(&rt->workers[i]);
+		green__chan_cache_drain(&rt->workers[i]);
+	}
 	green__stack_global_drain();
 	green__task_slab_free_all();
 	green__rt = NULL;

@@ -23,6 +23,7 @@
 struct select_state {
 	green_case_t *cases;
 	size_t n;
+	struct green_chan **chans; /* by case: its channel's struct, or NULL */
 	int **locks;		   /* distinct spin locks, ascending address */
 	size_t nlocks;
 	size_t *order;		   /* the random poll order */
@@ -85,7 +86,7 @@ case_lock(const struct select_state *s, size_t i)
 {
 	if (is_fd_case(&s->cases[i]))
 		return &s->uses[i].d->lock;
-	return s->cases[i].chan != NULL ? &s->cases[i].chan->lock : NULL;
+	return s->chans[i] != NULL ? &s->chans[i]->lock : NULL;
 }
 
 /*
@@ -137,10 +138,6 @@ check_cases(const green_case_t *cases, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		switch (cases[i].kind) {
 		case GREEN_SEND:
-			if (cases[i].chan != NULL && cases[i].elem == NULL &&
-			    cases[i].chan->elem_size != 0)
-				return -EINVAL;
-			break;
 		case GREEN_RECV:
 		case GREEN_FD_READ:
 		case GREEN_FD_WRITE:
@@ -210,6 +207,31 @@ fd_case_ready(struct select_state *s, size_t i, int *result)
 	return green__fd_take_ready(d, fd_events(&s->cases[i]));
 }
 
+/*
+ * Under the locks: whether every channel case names a live channel (not
+ * destroyed) and every send case has a value to send.  Done where the
+ * locks are held, as destroy writes a channel's generation under its lock.
+ */
+static bool
+chans_valid(const struct select_state *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const green_case_t *c = &s->cases[i];
+		const struct green_chan *ch = s->chans[i];
+
+		if (ch == NULL) {
+			if (!is_fd_case(c) && c->chan != NULL)
+				return false; /* a handle that names none */
+			continue;
+		}
+		if (!green__chan_matches(ch, c->chan) ||
+		    (c->kind == GREEN_SEND && c->elem == NULL &&
+		     ch->elem_size != 0))
+			return false;
+	}
+	return true;
+}
+
 /* Under the locks: poll the cases in order[]; returns the index
  * performed, or -1. */
 static long
@@ -227,10 +249,11 @@ poll_cases(struct select_state *s)
 			}
 			continue;
 		}
-		if (c->chan == NULL)
+		if (s->chans[i] == NULL)
 			continue;
-		r = c->kind == GREEN_SEND ? green__chan_try_send(c->chan, c->elem)
-					  : green__chan_try_recv(c->chan, c->elem);
+		r = c->kind == GREEN_SEND
+			    ? green__chan_try_send(s->chans[i], c->elem)
+			    : green__chan_try_recv(s->chans[i], c->elem);
 		if (r != 0) {
 			c->result = r < 0 ? r : 0;
 			return (long)i;
@@ -254,11 +277,11 @@ enqueue_all(struct select_state *s, struct green_task *self)
 		w->index = (int)i;
 		w->elem = c->elem;
 		w->is_send = c->kind == GREEN_SEND;
-		w->obj = c->chan;
+		w->obj = s->chans[i];
 		if (is_fd_case(c))
 			green__fd_enqueue(s->uses[i].d, fd_events(c), w);
-		else if (c->chan != NULL)
-			green__chan_enqueue(c->chan, w);
+		else if (s->chans[i] != NULL)
+			green__chan_enqueue(s->chans[i], w);
 	}
 }
 
@@ -272,7 +295,7 @@ dequeue_all(struct select_state *s)
 		if (is_fd_case(&s->cases[i]))
 			green__fd_dequeue(s->uses[i].d, &s->waiters[i]);
 		else
-			green__chan_dequeue(s->cases[i].chan, &s->waiters[i]);
+			green__chan_dequeue(s->chans[i], &s->waiters[i]);
 	}
 }
 
@@ -291,6 +314,10 @@ select_locked(struct select_state *s, int64_t deadline)
 		s->order[j] = i;
 	}
 	lock_all(s);
+	if (!chans_valid(s)) {
+		unlock_all(s);
+		return -EINVAL;
+	}
 	if ((idx = poll_cases(s)) >= 0) {
 		unlock_all(s);
 		return (int)idx;
@@ -329,13 +356,15 @@ select_locked(struct select_state *s, int64_t deadline)
 
 /* Point the arrays of s at the caller's small ones, or allocate. */
 static int
-state_alloc(struct select_state *s, int **small_locks,
-	    struct green__waiter *small_waiters, size_t *small_order,
-	    struct green_fd_use *small_uses, struct pollfd *small_pfds)
+state_alloc(struct select_state *s, struct green_chan **small_chans,
+	    int **small_locks, struct green__waiter *small_waiters,
+	    size_t *small_order, struct green_fd_use *small_uses,
+	    struct pollfd *small_pfds)
 {
 	size_t n = s->n;
 
 	if (n <= SMALL) {
+		s->chans = small_chans;
 		s->locks = small_locks;
 		s->waiters = small_waiters;
 		s->order = small_order;
@@ -343,12 +372,13 @@ state_alloc(struct select_state *s, int **small_locks,
 		s->pfds = small_pfds;
 		return 0;
 	}
+	s->chans = green__alloc(n * sizeof(*s->chans));
 	s->locks = green__alloc(n * sizeof(*s->locks));
 	s->waiters = green__alloc(n * sizeof(*s->waiters));
 	s->order = green__alloc(n * sizeof(*s->order));
 	s->uses = s->nfd ? green__alloc(n * sizeof(*s->uses)) : NULL;
 	s->pfds = s->nfd ? green__alloc(n * sizeof(*s->pfds)) : NULL;
-	if (!s->locks || !s->waiters || !s->order ||
+	if (!s->chans || !s->locks || !s->waiters || !s->order ||
 	    (s->nfd && (!s->uses || !s->pfds)))
 		return -ENOMEM;
 	return 0;
@@ -361,6 +391,7 @@ state_free(struct select_state *s)
 
 	if (n <= SMALL)
 		return;
+	green__free(s->chans, n * sizeof(*s->chans));
 	green__free(s->locks, n * sizeof(*s->locks));
 	green__free(s->waiters, n * sizeof(*s->waiters));
 	green__free(s->order, n * sizeof(*s->order));
@@ -373,6 +404,7 @@ state_free(struct select_state *s)
 int
 green_select(green_case_t *cases, size_t n, int64_t deadline)
 {
+	struct green_chan *small_chans[SMALL];
 	int *small_locks[SMALL];
 	struct green__waiter small_waiters[SMALL];
 	size_t small_order[SMALL];
@@ -387,9 +419,13 @@ green_select(green_case_t *cases, size_t n, int64_t deadline)
 		return r;
 	for (size_t i = 0; i < n; i++)
 		s.nfd += is_fd_case(&cases[i]);
-	if ((r = state_alloc(&s, small_locks, small_waiters, small_order,
-			     small_uses, small_pfds)) == 0 &&
+	if ((r = state_alloc(&s, small_chans, small_locks, small_waiters,
+			     small_order, small_uses, small_pfds)) == 0 &&
 	    (r = prepare_fds(&s)) == 0) {
+		for (size_t i = 0; i < n; i++)
+			s.chans[i] = is_fd_case(&cases[i])
+					     ? NULL
+					     : green__chan_of(cases[i].chan);
 		collect(&s, false);
 		r = select_locked(&s, deadline);
 	}

@@ -17,6 +17,38 @@
 #define STARVING_NS 1000000 /* Go's starvationThresholdNs */
 #define HANDOFF 1	    /* wake result: the lock is yours */
 
+/*
+ * A destroyed mutex, condition variable or semaphore has no waiters and
+ * this mark for its list's tail: every call on it but its init fails with
+ * -EINVAL until it is initialised again (API.md: a destroyed handle is
+ * detected).  Zero, what GREEN_*_INITIALIZER and init write, is a live
+ * object, so the mark costs the objects nothing.
+ */
+static struct green__waiter destroyed_mark;
+#define DESTROYED (&destroyed_mark)
+
+/* Take *lock, the spin lock of the object whose list ends at *tail, unless
+ * the object is destroyed (false, nothing held). */
+static bool
+lock_live(int *lock, struct green__waiter *const *tail)
+{
+	green__spin_lock(lock);
+	if (*tail != DESTROYED)
+		return true;
+	green__spin_unlock(lock);
+	return false;
+}
+
+/* Under the object's lock: destroy it unless busy (-EBUSY). */
+static int
+destroy_locked(int *lock, struct green__waiter **tail, bool busy)
+{
+	if (!busy)
+		*tail = DESTROYED;
+	green__spin_unlock(lock);
+	return busy ? -EBUSY : 0;
+}
+
 /* Wait on a listed waiter and, unless a waker took it off, unlist it. */
 static int
 wait_on(struct green__waiter *w, enum green_wait reason, const void *obj,
@@ -48,14 +80,10 @@ green_mutex_init(green_mutex_t *m)
 int
 green_mutex_destroy(green_mutex_t *m)
 {
-	int busy;
-
-	if (m == NULL)
+	if (m == NULL || !lock_live(&m->_lock, &m->_tail))
 		return -EINVAL;
-	green__spin_lock(&m->_lock);
-	busy = m->_locked || m->_head != NULL;
-	green__spin_unlock(&m->_lock);
-	return busy ? -EBUSY : 0;
+	return destroy_locked(&m->_lock, &m->_tail,
+			      m->_locked || m->_head != NULL);
 }
 
 static int
@@ -64,7 +92,8 @@ mutex_lock(green_mutex_t *m, int64_t deadline, int flags)
 	struct green__waiter w;
 	int r;
 
-	green__spin_lock(&m->_lock);
+	if (!lock_live(&m->_lock, &m->_tail))
+		return -EINVAL;
 	if (!m->_locked) {
 		m->_locked = 1;
 		green__spin_unlock(&m->_lock);
@@ -109,9 +138,8 @@ green_mutex_trylock(green_mutex_t *m)
 {
 	int r = 0;
 
-	if (m == NULL)
+	if (m == NULL || !lock_live(&m->_lock, &m->_tail))
 		return -EINVAL;
-	green__spin_lock(&m->_lock);
 	if (m->_locked)
 		r = -EBUSY;
 	else
@@ -125,9 +153,8 @@ green_mutex_unlock(green_mutex_t *m)
 {
 	struct green__waiter *w;
 
-	if (m == NULL)
+	if (m == NULL || !lock_live(&m->_lock, &m->_tail))
 		return -EINVAL;
-	green__spin_lock(&m->_lock);
 	if (!m->_locked) {
 		green__spin_unlock(&m->_lock);
 		return -EPERM;
@@ -158,14 +185,9 @@ green_cond_init(green_cond_t *c)
 int
 green_cond_destroy(green_cond_t *c)
 {
-	int busy;
-
-	if (c == NULL)
+	if (c == NULL || !lock_live(&c->_lock, &c->_tail))
 		return -EINVAL;
-	green__spin_lock(&c->_lock);
-	busy = c->_head != NULL;
-	green__spin_unlock(&c->_lock);
-	return busy ? -EBUSY : 0;
+	return destroy_locked(&c->_lock, &c->_tail, c->_head != NULL);
 }
 
 int
@@ -174,12 +196,16 @@ green_cond_wait(green_cond_t *c, green_mutex_t *m, int64_t deadline)
 	struct green__waiter w;
 	int r;
 
-	if (c == NULL || m == NULL || deadline < -1)
+	if (c == NULL || m == NULL || deadline < -1 ||
+	    !lock_live(&c->_lock, &c->_tail))
 		return -EINVAL;
-	green__spin_lock(&c->_lock);
-	green__spin_lock(&m->_lock); /* lock order: c, then m */
-	r = m->_locked ? 0 : -EPERM;
-	green__spin_unlock(&m->_lock);
+	/* lock order: c, then m */
+	if (!lock_live(&m->_lock, &m->_tail))
+		r = -EINVAL;
+	else {
+		r = m->_locked ? 0 : -EPERM;
+		green__spin_unlock(&m->_lock);
+	}
 	if (r != 0) {
 		green__spin_unlock(&c->_lock);
 		return r;
@@ -200,9 +226,8 @@ cond_wake(green_cond_t *c, bool all)
 {
 	struct green__waiter *w;
 
-	if (c == NULL)
+	if (c == NULL || !lock_live(&c->_lock, &c->_tail))
 		return -EINVAL;
-	green__spin_lock(&c->_lock);
 	while ((w = green__waitq_claim(&c->_head, &c->_tail)) != NULL) {
 		green__waiter_finish(w, 0);
 		if (!all)
@@ -307,14 +332,9 @@ green_sem_init(green_sem_t *s, long count)
 int
 green_sem_destroy(green_sem_t *s)
 {
-	int busy;
-
-	if (s == NULL)
+	if (s == NULL || !lock_live(&s->_lock, &s->_tail))
 		return -EINVAL;
-	green__spin_lock(&s->_lock);
-	busy = s->_head != NULL;
-	green__spin_unlock(&s->_lock);
-	return busy ? -EBUSY : 0;
+	return destroy_locked(&s->_lock, &s->_tail, s->_head != NULL);
 }
 
 int
@@ -322,9 +342,8 @@ green_sem_acquire(green_sem_t *s, int64_t deadline)
 {
 	struct green__waiter w;
 
-	if (s == NULL || deadline < -1)
+	if (s == NULL || deadline < -1 || !lock_live(&s->_lock, &s->_tail))
 		return -EINVAL;
-	green__spin_lock(&s->_lock);
 	if (s->_count > 0) {
 		s->_count--;
 		green__spin_unlock(&s->_lock);
@@ -347,9 +366,8 @@ green_sem_release(green_sem_t *s)
 	struct green__waiter *w;
 	int r = 0;
 
-	if (s == NULL)
+	if (s == NULL || !lock_live(&s->_lock, &s->_tail))
 		return -EINVAL;
-	green__spin_lock(&s->_lock);
 	if ((w = green__waitq_claim(&s->_head, &s->_tail)) != NULL)
 		green__waiter_finish(w, 0);
 	else if (s->_count == LONG_MAX)

@@ -1,11 +1,12 @@
 /*
  * task.c - task life: spawn, run, exit, join, detach, cancel.
  *
- * Task structs are type-stable: they come from chunks that live until
- * green_shutdown, recycled through per-worker free lists (Go's gFree).
- * That keeps spawn off the allocator's slow paths, lets the deadlock report
- * and debuggers walk every task, and lets green_join and green_detach
- * recognise a handle that was already joined (until its struct is reused).
+ * Task structs are type-stable: they come from chunks that are never
+ * unmapped, recycled through per-worker free lists (Go's gFree).  That
+ * keeps spawn off the allocator's slow paths, lets the deadlock report and
+ * debuggers walk every task, and lets every call that takes a handle
+ * recognise one that was joined, even once its struct runs another task,
+ * or one of a runtime that was shut down (handle.h).
  */
 #include <errno.h>
 #include <string.h>
@@ -31,24 +32,41 @@
  */
 struct green_task_chunk {
 	struct green_task_chunk *next;
-	size_t bytes;	  /* size of this allocation */
+	size_t bytes;	  /* size of this mapping */
 	size_t ntasks;
-	bool mapped;	  /* mmap'ed (huge) rather than allocated */
 	struct green_task tasks[];
 };
 
+/*
+ * Chunks are never unmapped: green_shutdown gives their pages back
+ * (MADV_DONTNEED, which leaves zeros) and keeps the mappings here for the
+ * next runtime, so a task handle outlives its runtime harmlessly: its
+ * struct still reads, as zero, which no handle matches (handle.h).
+ */
+static pthread_mutex_t retained_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct green_task_chunk *retained; /* under retained_lock */
+static uint16_t chunk_gen;		  /* under retained_lock */
+
 static struct green_task_chunk *
-chunk_alloc(size_t ntasks)
+chunk_map(size_t ntasks)
 {
 	size_t bytes = sizeof(struct green_task_chunk) +
 		       ntasks * sizeof(struct green_task);
 	struct green_task_chunk *c;
+	char *p;
+	uintptr_t a;
 
-	if (bytes >= HUGE_PAGE / 2) {
+	if (bytes < HUGE_PAGE / 2) {
+		bytes = (bytes + 4095) & ~(size_t)4095;
+		if ((p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+			return NULL;
+		c = (void *)p;
+	} else {
 		/* map twice the size to align the start to a huge page */
-		char *p = mmap(NULL, 2 * HUGE_PAGE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		uintptr_t a;
+		bytes = HUGE_PAGE;
+		p = mmap(NULL, 2 * HUGE_PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return NULL;
 		a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
@@ -56,28 +74,52 @@ chunk_alloc(size_t ntasks)
 			munmap(p, a - (uintptr_t)p);
 		munmap((char *)a + HUGE_PAGE,
 		       (uintptr_t)p + 2 * HUGE_PAGE - a - HUGE_PAGE);
-		madvise((void *)a, HUGE_PAGE, MADV_POPULATE_WRITE);
 		c = (void *)a;
-		c->bytes = HUGE_PAGE;
-		c->ntasks = (HUGE_PAGE - sizeof(*c)) / sizeof(struct green_task);
-		c->mapped = true;
-		return c;
 	}
-	if ((c = green__alloc(bytes)) == NULL)
-		return NULL;
 	c->bytes = bytes;
-	c->ntasks = ntasks;
-	c->mapped = false;
+	c->ntasks = (bytes - sizeof(*c)) / sizeof(struct green_task);
 	return c;
 }
 
+/* A chunk of about ntasks structs, all free, of a generation no handle
+ * of its structs had before. */
+static struct green_task_chunk *
+chunk_alloc(size_t ntasks)
+{
+	struct green_task_chunk *c;
+	uint16_t gen;
+
+	green__lock(&retained_lock);
+	if ((c = retained) != NULL)
+		retained = c->next;
+	chunk_gen = green__gen_next(chunk_gen);
+	gen = chunk_gen;
+	green__unlock(&retained_lock);
+	if (c == NULL && (c = chunk_map(ntasks)) == NULL)
+		return NULL;
+	madvise(c, c->bytes, MADV_POPULATE_WRITE);
+	for (size_t i = 0; i < c->ntasks; i++) {
+		atomic_store_explicit(&c->tasks[i].gen, gen,
+				      memory_order_relaxed);
+		atomic_store_explicit(&c->tasks[i].magic, GREEN_TASK_FREED,
+				      memory_order_relaxed);
+	}
+	return c;
+}
+
+/* At shutdown: c's pages go back to the system, its mapping is kept. */
 static void
 chunk_release(struct green_task_chunk *c)
 {
-	if (c->mapped)
-		munmap(c, c->bytes);
-	else
-		green__free(c, c->bytes);
+	size_t bytes = c->bytes, ntasks = c->ntasks;
+
+	madvise(c, bytes, MADV_DONTNEED);
+	c->bytes = bytes;
+	c->ntasks = ntasks;
+	green__lock(&retained_lock);
+	c->next = retained;
+	retained = c;
+	green__unlock(&retained_lock);
 }
 
 /*
@@ -127,12 +169,9 @@ chunk_new(struct green_rt *rt)
 		return NULL;
 	c->next = rt->chunks;
 	rt->chunks = c;
-	for (i = 1; i < c->ntasks; i++) {
-		atomic_store_explicit(&c->tasks[i].magic, GREEN_TASK_FREED,
-				      memory_order_relaxed);
+	for (i = 1; i < c->ntasks; i++)
 		if (!mag_put_locked(rt, &c->tasks[i]))
 			break; /* the rest stay unused: still type-stable */
-	}
 	return &c->tasks[0];
 }
 
@@ -186,6 +225,13 @@ green__task_free(struct green_worker *w, struct green_task *t)
 	struct green_rt *rt = green__rt;
 	struct green_task_mag *m;
 
+	/* relaxed: only the struct's owner writes it, before the release
+	 * below; a stale handle stops matching here (handle.h) */
+	atomic_store_explicit(
+		&t->gen,
+		green__gen_next(atomic_load_explicit(&t->gen,
+						     memory_order_relaxed)),
+		memory_order_relaxed);
 	/* release: a racing (invalid) join sees FREED, not half a task */
 	atomic_store_explicit(&t->magic, GREEN_TASK_FREED, memory_order_release);
 	if (w != NULL && w->nfree_tasks < GREEN_LOCAL_FREE_MAX) {
@@ -272,6 +318,15 @@ name_copy(char dst[32], const char *src)
 	dst[i] = '\0';
 }
 
+/* The handle for t (handle.h). */
+static green_task_t *
+handle_of(const struct green_task *t)
+{
+	/* relaxed: t's own generation, stable while t lives */
+	return green__handle(t, atomic_load_explicit(&t->gen,
+						     memory_order_relaxed));
+}
+
 static void stack_init(struct green_rt *rt, struct green_worker *w,
 		       struct green_task *t, const green_attr_t *attr,
 		       void *(*fn)(void *), void *arg);
@@ -290,7 +345,8 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	t->result = NULL;
 	t->id = next_id(rt, w);
 	atomic_store_explicit(&t->cancelled, false, memory_order_relaxed);
-	t->lock = 0;
+	/* t->lock is 0 (free structs are unlocked), and a stale join may
+	 * hold it for a moment: not written here */
 	t->done = false;
 	t->detached = detached;
 	t->joining = false;
@@ -372,7 +428,7 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 	}
 	task_init(rt, w, t, attr, fn, arg, tp == NULL);
 	if (tp != NULL)
-		*tp = t;
+		*tp = handle_of(t);
 	if (GREEN_TRACING()) {
 		uint64_t parent = w != NULL && w->current != NULL
 					  ? w->current->id
@@ -454,29 +510,64 @@ join_foreign(struct green_task *t, int64_t deadline)
 	return r;
 }
 
+/* Whether t is still the task that handle h named. */
 static bool
-is_task(struct green_task *t)
+handle_matches(const struct green_task *t, const green_task_t *h)
 {
-	return t != NULL && atomic_load_explicit(&t->magic,
-						 memory_order_acquire) ==
-				    GREEN_TASK_MAGIC;
+	/* acquire: pairs with task_init's release, so the fields read after
+	 * this are the task's; relaxed gen: written before that release or
+	 * before the FREED store (task_free) */
+	return atomic_load_explicit(&t->magic, memory_order_acquire) ==
+		       GREEN_TASK_MAGIC &&
+	       atomic_load_explicit(&t->gen, memory_order_relaxed) ==
+		       green__handle_gen(h);
+}
+
+/* Under t's lock, before t is freed: its handle dies now, so a
+ * green_cancel that checked it under the lock wakes t, never the task its
+ * struct serves next (green__task_free advances the generation again). */
+static void
+handle_end(struct green_task *t)
+{
+	/* relaxed: read under the lock, or by task_of, which the lock's
+	 * re-check corrects */
+	atomic_store_explicit(
+		&t->gen,
+		green__gen_next(atomic_load_explicit(&t->gen,
+						     memory_order_relaxed)),
+		memory_order_relaxed);
+}
+
+/* The task handle h names, or NULL: h is NULL, or its task was joined, or
+ * detached and ended, or belongs to a runtime that was shut down.  Task
+ * structs are never unmapped, so reading one is always safe. */
+static struct green_task *
+task_of(const green_task_t *h)
+{
+	struct green_task *t = green__handle_obj(h);
+
+	if (t == NULL || green__handle_gen(h) == 0 || !handle_matches(t, h))
+		return NULL;
+	return t;
 }
 
 int
-green_join(green_task_t *t, void **result, int64_t deadline)
+green_join(green_task_t *h, void **result, int64_t deadline)
 {
 	struct green_worker *w = green__worker();
 	struct green_task *self = w != NULL ? w->current : NULL;
+	struct green_task *t;
 	int r = 0;
 
 	if (green__rt == NULL)
 		return -EPERM;
-	if (!is_task(t) || deadline < -1)
+	if ((t = task_of(h)) == NULL || deadline < -1)
 		return -EINVAL;
 	if (t == self)
 		return -EDEADLK;
 	green__spin_lock(&t->lock);
-	if (t->detached || t->joining) {
+	/* a racing join or detach may have freed it since task_of */
+	if (!handle_matches(t, h) || t->detached || t->joining) {
 		green__spin_unlock(&t->lock);
 		return -EINVAL;
 	}
@@ -504,6 +595,7 @@ green_join(green_task_t *t, void **result, int64_t deadline)
 	}
 	if (result != NULL)
 		*result = t->result;
+	handle_end(t);
 	green__spin_unlock(&t->lock);
 	/* the worker may have changed while we were parked */
 	w = green__worker();
@@ -512,21 +604,24 @@ green_join(green_task_t *t, void **result, int64_t deadline)
 }
 
 int
-green_detach(green_task_t *t)
+green_detach(green_task_t *h)
 {
+	struct green_task *t;
 	bool done;
 
 	if (green__rt == NULL)
 		return -EPERM;
-	if (!is_task(t))
+	if ((t = task_of(h)) == NULL)
 		return -EINVAL;
 	green__spin_lock(&t->lock);
-	if (t->detached || t->joining) {
+	if (!handle_matches(t, h) || t->detached || t->joining) {
 		green__spin_unlock(&t->lock);
 		return -EINVAL;
 	}
 	t->detached = true;
 	done = t->done;
+	/* the caller gives the handle up (green_detach(3)) */
+	handle_end(t);
 	green__spin_unlock(&t->lock);
 	if (done)
 		green__task_free(green__worker(), t);
@@ -534,15 +629,25 @@ green_detach(green_task_t *t)
 }
 
 int
-green_cancel(green_task_t *t)
+green_cancel(green_task_t *h)
 {
+	struct green_task *t;
+
 	if (green__rt == NULL)
 		return -EPERM;
-	if (!is_task(t))
+	if ((t = task_of(h)) == NULL)
 		return -EINVAL;
+	/* under t's lock, which its joiner takes before it frees t: the
+	 * task we check is the one we wake */
+	green__spin_lock(&t->lock);
+	if (!handle_matches(t, h)) {
+		green__spin_unlock(&t->lock);
+		return -EINVAL;
+	}
 	/* seq_cst: pairs with green__park's ARMED store and flag load */
 	atomic_store(&t->cancelled, true);
 	green__wake(t, -ECANCELED);
+	green__spin_unlock(&t->lock);
 	return 0;
 }
 
@@ -551,11 +656,13 @@ green_self(void)
 {
 	struct green_worker *w = green__worker();
 
-	return w != NULL ? w->current : NULL;
+	return w != NULL && w->current != NULL ? handle_of(w->current) : NULL;
 }
 
 uint64_t
-green_task_id(const green_task_t *t)
+green_task_id(const green_task_t *h)
 {
+	const struct green_task *t = task_of(h);
+
 	return t != NULL ? t->id : 0;
 }

@@ -312,6 +312,9 @@ mutex_deadline_main(void *arg)
 	T_CHECK_INT_EQ(green_mutex_trylock(&m), -EBUSY);
 	T_CHECK_INT_EQ(green_mutex_unlock(&m), 0);
 	T_CHECK_INT_EQ(green_mutex_destroy(&m), 0);
+	/* destroyed: rejected until initialised again */
+	T_CHECK_INT_EQ(green_mutex_trylock(&m), -EINVAL);
+	T_CHECK_INT_EQ(green_mutex_init(&m), 0);
 	T_CHECK_INT_EQ(green_mutex_trylock(&m), 0);
 	T_CHECK_INT_EQ(green_mutex_unlock(&m), 0);
 	return NULL;
@@ -352,6 +355,9 @@ mutex_cancel_main(void *arg)
 	T_CHECK_INT_EQ(green_mutex_unlock(&m), 0);
 	/* its waiter is gone: the mutex is free and unwatched */
 	T_CHECK_INT_EQ(green_mutex_destroy(&m), 0);
+	/* destroyed: rejected until initialised again */
+	T_CHECK_INT_EQ(green_mutex_trylock(&m), -EINVAL);
+	T_CHECK_INT_EQ(green_mutex_init(&m), 0);
 	T_CHECK_INT_EQ(green_mutex_trylock(&m), 0);
 	T_CHECK_INT_EQ(green_mutex_unlock(&m), 0);
 	return NULL;

@@ -376,10 +376,13 @@ def _green_describe_deadline(deadline):
 
 
 def _green_describe_chan(addr):
+    """The channel as its handle (green_chan_t *) reads in the program."""
     text = "chan 0x%x" % addr
     try:
         ch = gdb.Value(addr).cast(
             gdb.lookup_type("struct green_chan").pointer()).dereference()
+        # a handle is the address with the generation in bits 48-63
+        text = "chan 0x%x" % (addr | int(ch["gen"]) << 48)
         cap, ln = int(ch["cap"]), int(ch["len"])
         text += ", cap %d, len %d" % (cap, ln)
         if bool(ch["closed"]):
