@@ -219,19 +219,29 @@ green__task_alloc(struct green_worker *w)
 	return t;
 }
 
+/* t's handle dies: a join or detach calls this under t's lock, before t
+ * is freed, so a green_cancel that checked the handle under the lock wakes
+ * t, never the task its struct serves next.  green__task_free calls it
+ * again (for a detached task, the first call since it ended). */
+static void
+handle_end(struct green_task *t)
+{
+	/* relaxed: only t's owner writes it; readers check it again under
+	 * t's lock, or after the acquire of magic (task_of) */
+	atomic_store_explicit(
+		&t->gen,
+		green__gen_next(atomic_load_explicit(&t->gen,
+						     memory_order_relaxed)),
+		memory_order_relaxed);
+}
+
 void
 green__task_free(struct green_worker *w, struct green_task *t)
 {
 	struct green_rt *rt = green__rt;
 	struct green_task_mag *m;
 
-	/* relaxed: only the struct's owner writes it, before the release
-	 * below; a stale handle stops matching here (handle.h) */
-	atomic_store_explicit(
-		&t->gen,
-		green__gen_next(atomic_load_explicit(&t->gen,
-						     memory_order_relaxed)),
-		memory_order_relaxed);
+	handle_end(t);
 	/* release: a racing (invalid) join sees FREED, not half a task */
 	atomic_store_explicit(&t->magic, GREEN_TASK_FREED, memory_order_release);
 	if (w != NULL && w->nfree_tasks < GREEN_LOCAL_FREE_MAX) {
@@ -523,23 +533,8 @@ handle_matches(const struct green_task *t, const green_task_t *h)
 		       green__handle_gen(h);
 }
 
-/* Under t's lock, before t is freed: its handle dies now, so a
- * green_cancel that checked it under the lock wakes t, never the task its
- * struct serves next (green__task_free advances the generation again). */
-static void
-handle_end(struct green_task *t)
-{
-	/* relaxed: read under the lock, or by task_of, which the lock's
-	 * re-check corrects */
-	atomic_store_explicit(
-		&t->gen,
-		green__gen_next(atomic_load_explicit(&t->gen,
-						     memory_order_relaxed)),
-		memory_order_relaxed);
-}
-
-/* The task handle h names, or NULL: h is NULL, or its task was joined, or
- * detached and ended, or belongs to a runtime that was shut down.  Task
+/* The task handle h names, or NULL: h is NULL, or was given up (joined or
+ * detached), or belongs to a runtime that was shut down.  Task
  * structs are never unmapped, so reading one is always safe. */
 static struct green_task *
 task_of(const green_task_t *h)
