@@ -31,12 +31,16 @@ void green__free_body(void *p, size_t size);
 void *
 green__alloc(size_t size)
 {
+	if (green__fault(GF_ALLOC))
+		return NULL;
 	return mallocx(size ? size : 1, 0);
 }
 
 void *
 green__calloc(size_t size)
 {
+	if (green__fault(GF_ALLOC))
+		return NULL;
 	return mallocx(size ? size : 1, MALLOCX_ZERO);
 }
 
@@ -50,12 +54,16 @@ green__free(void *p, size_t size)
 void *
 green__alloc(size_t size)
 {
+	if (green__fault(GF_ALLOC))
+		return NULL;
 	return malloc(size ? size : 1);
 }
 
 void *
 green__calloc(size_t size)
 {
+	if (green__fault(GF_ALLOC))
+		return NULL;
 	return calloc(1, size ? size : 1);
 }
 

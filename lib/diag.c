@@ -193,7 +193,7 @@ green__diag_thread_init(struct green_worker *w)
 	stack_t ss;
 	void *p;
 
-	p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+	p = green__mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return; /* faults then use the default action */

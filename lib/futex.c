@@ -31,6 +31,8 @@ green__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
 	struct timespec ts, *tsp = NULL;
 
+	if (green__fault(GF_FUTEX))
+		return 0; /* a spurious wake-up: callers check again */
 	if (deadline >= 0) {
 		ts.tv_sec = deadline / 1000000000;
 		ts.tv_nsec = deadline % 1000000000;

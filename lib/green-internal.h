@@ -19,6 +19,7 @@
 
 #include "context.h"
 #include "green.h"
+#include "fault.h"
 #include "handle.h"
 
 #define GREEN_MAX_WORKERS 1024

@@ -317,6 +317,8 @@ green_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 {
 	struct io_op op = { SYS_accept4, (long)sa, (long)len, flags, 0, 0 };
 
+	if (green__fault(GF_ACCEPT))
+		return -EMFILE; /* as when the process is out of descriptors */
 	return (int)io_run(fd, &op, GREEN_READ, deadline);
 }
 

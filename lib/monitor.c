@@ -420,7 +420,9 @@ green__monitor_start(struct green_rt *rt, const green_config_t *cfg)
 	/* no signal handler runs on the monitor */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = pthread_create(&m->thread, NULL, monitor_main, rt);
+	err = green__fault(GF_THREAD)
+		      ? EAGAIN
+		      : pthread_create(&m->thread, NULL, monitor_main, rt);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err != 0) {
 		rt->monitor = NULL;

@@ -47,10 +47,15 @@ green__netpoll_init(struct green_rt *rt)
 	rt->fds = green__calloc(FD_CHUNKS * sizeof(*rt->fds));
 	if (rt->fds == NULL)
 		return -ENOMEM;
-	rt->epfd = epoll_create1(EPOLL_CLOEXEC);
-	rt->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	rt->epfd = green__fault(GF_EPOLL) ? (errno = EMFILE, -1)
+					  : epoll_create1(EPOLL_CLOEXEC);
+	rt->evfd = rt->epfd < 0		  ? -1
+		   : green__fault(GF_EVENTFD) ? (errno = EMFILE, -1)
+					      : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rt->epfd < 0 || rt->evfd < 0 ||
-	    epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->evfd, &ev) != 0) {
+	    (green__fault(GF_EPOLL) ? (errno = ENOMEM, -1)
+				    : epoll_ctl(rt->epfd, EPOLL_CTL_ADD,
+						rt->evfd, &ev)) != 0) {
 		int err = -errno;
 		green__netpoll_fini(rt);
 		return err;
@@ -135,8 +140,10 @@ green__fd_register(struct green_fd *d, int fd, struct green_fd_use *use)
 	/* EPOLLPRI: urgent data, after which a short read proves nothing */
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
 	ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)d->gen << 32;
-	r = (int)green__sys6(SYS_epoll_ctl, rt->epfd, EPOLL_CTL_ADD, fd,
-			     (long)&ev, 0, 0);
+	r = green__fault(GF_EPOLL)
+		    ? -ENOMEM
+		    : (int)green__sys6(SYS_epoll_ctl, rt->epfd, EPOLL_CTL_ADD,
+				       fd, (long)&ev, 0, 0);
 	if (r == -EEXIST) /* registered under a duplicate of this file */
 		r = (int)green__sys6(SYS_epoll_ctl, rt->epfd, EPOLL_CTL_MOD,
 				     fd, (long)&ev, 0, 0);

@@ -144,7 +144,8 @@ enqueue(struct green_pool *p, struct green_job *j)
 	if (p->idle == 0 && p->nthreads < p->max) {
 		/* workers block asynchronous signals; the pool threads
 		 * inherit the caller's mask, which is a worker's */
-		if (pthread_create(&p->threads[p->nthreads], NULL, pool_thread,
+		if (!green__fault(GF_THREAD) &&
+		    pthread_create(&p->threads[p->nthreads], NULL, pool_thread,
 				   p) == 0)
 			p->nthreads++;
 		else if (p->nthreads == 0)

@@ -664,7 +664,9 @@ green__worker_start(struct green_rt *rt, struct green_worker *w)
 	 * handler would otherwise run on some task's stack */
 	async_signals(&async);
 	pthread_sigmask(SIG_BLOCK, &async, &old);
-	err = pthread_create(&w->thread, NULL, worker_main, w);
+	err = green__fault(GF_THREAD)
+		      ? EAGAIN
+		      : pthread_create(&w->thread, NULL, worker_main, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err != 0 ? -EAGAIN : 0;
 }

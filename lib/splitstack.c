@@ -89,7 +89,7 @@ guard_page(void *page)
 static GREEN_NO_SPLIT struct green_seg *
 seg_map(size_t maplen, bool alone)
 {
-	char *map = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+	char *map = green__mmap(NULL, maplen, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	struct green_seg *s;
 
@@ -491,7 +491,7 @@ __morestack_allocate_stack_space(size_t size)
 	struct green_dyn *d, **list;
 
 	dyn_reap(); /* blocks of segments given back since */
-	d = malloc(sizeof(*d) + size + 15);
+	d = green__fault(GF_ALLOC) ? NULL : malloc(sizeof(*d) + size + 15);
 	if (d == NULL) {
 		struct grow_report r = { GROW_NOMEM, size, 0 };
 		grow_fail(w, &r);

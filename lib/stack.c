@@ -212,7 +212,7 @@ stack_map(size_t size, size_t slack)
 	struct green_stack *s;
 	void *map;
 
-	map = mmap(NULL, len + slack, PROT_READ | PROT_WRITE,
+	map = green__mmap(NULL, len + slack, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (map == MAP_FAILED)
 		return NULL;
@@ -289,7 +289,7 @@ seg_carve(struct green_rt *rt)
 		struct green_region *r = green__alloc(sizeof(*r));
 		void *map = MAP_FAILED;
 		if (r != NULL)
-			map = mmap(NULL, SEG_REGION + FIRST_SEG_SLACK,
+			map = green__mmap(NULL, SEG_REGION + FIRST_SEG_SLACK,
 				   PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 				   -1, 0);

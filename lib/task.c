@@ -58,14 +58,14 @@ chunk_map(size_t ntasks)
 
 	if (bytes < HUGE_PAGE / 2) {
 		bytes = (bytes + 4095) & ~(size_t)4095;
-		if ((p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		if ((p = green__mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
 			return NULL;
 		c = (void *)p;
 	} else {
 		/* map twice the size to align the start to a huge page */
 		bytes = HUGE_PAGE;
-		p = mmap(NULL, 2 * HUGE_PAGE, PROT_READ | PROT_WRITE,
+		p = green__mmap(NULL, 2 * HUGE_PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return NULL;

@@ -256,7 +256,8 @@ buf_get(struct green_tracer *tr, uint32_t source)
 
 	if (b != NULL) {
 		tr->free = b->next;
-	} else if (tr->nbufs < TBUF_MAX && (b = malloc(sizeof(*b))) != NULL) {
+	} else if (tr->nbufs < TBUF_MAX && !green__fault(GF_ALLOC) &&
+		   (b = malloc(sizeof(*b))) != NULL) {
 		tr->nbufs++;
 	} else {
 		return NULL;
@@ -862,7 +863,7 @@ trace_start(struct green_rt *rt, const char *path)
 		return -ENOTSUP; /* configure --disable-trace */
 	if (path == NULL || *path == '\0')
 		return -EINVAL;
-	if ((tr = calloc(1, sizeof(*tr))) == NULL)
+	if (green__fault(GF_ALLOC) || (tr = calloc(1, sizeof(*tr))) == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&tr->lock, NULL);
 	if ((r = cond_init_monotonic(&tr->cond)) != 0) {
@@ -878,7 +879,10 @@ trace_start(struct green_rt *rt, const char *path)
 	}
 	clock_calibrate(tr);
 	if ((r = write_header(tr, rt->nslots)) != 0 ||
-	    (r = -pthread_create(&tr->writer, NULL, writer_main, tr)) != 0) {
+	    (r = green__fault(GF_THREAD)
+			 ? -EAGAIN
+			 : -pthread_create(&tr->writer, NULL, writer_main,
+					   tr)) != 0) {
 		close(tr->fd);
 		tracer_free(tr);
 		return r;
