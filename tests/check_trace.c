@@ -401,6 +401,35 @@ plain_spawner(void *arg)
 	return NULL;
 }
 
+/* npairs pinger/ponger pairs: their channels in ch, their tasks in t. */
+static void
+start_pairs(int npairs, green_chan_t **ch, green_task_t **t)
+{
+	for (int i = 0; i < npairs; i++) {
+		ck_assert_int_eq(green_chan_create(&ch[i], sizeof(int), 0), 0);
+		ck_assert_int_eq(green_spawn(&t[2 * i], NULL, stress_pinger,
+					     ch[i]),
+				 0);
+		ck_assert_int_eq(green_spawn(&t[2 * i + 1], NULL,
+					     stress_ponger, ch[i]),
+				 0);
+	}
+}
+
+/* Stop the stress: the plain spawner th, the nt tasks t, the npairs
+ * channels ch. */
+static void
+stop_stress(pthread_t th, green_task_t **t, int nt, green_chan_t **ch,
+	    int npairs)
+{
+	atomic_store(&stress_stop, true);
+	pthread_join(th, NULL);
+	for (int i = 0; i < nt; i++)
+		ck_assert_int_eq(green_join(t[i], NULL, -1), 0);
+	for (int i = 0; i < npairs; i++)
+		ck_assert_int_eq(green_chan_destroy(ch[i]), 0);
+}
+
 START_TEST(test_start_stop_while_running)
 {
 	enum { PAIRS = 4 };
@@ -413,15 +442,7 @@ START_TEST(test_start_stop_while_running)
 	make_path();
 	init_workers(4);
 	atomic_store(&stress_stop, false);
-	for (int i = 0; i < PAIRS; i++) {
-		ck_assert_int_eq(green_chan_create(&ch[i], sizeof(int), 0), 0);
-		ck_assert_int_eq(green_spawn(&t[2 * i], NULL, stress_pinger,
-					     ch[i]),
-				 0);
-		ck_assert_int_eq(green_spawn(&t[2 * i + 1], NULL,
-					     stress_ponger, ch[i]),
-				 0);
-	}
+	start_pairs(PAIRS, ch, t);
 	ck_assert_int_eq(pthread_create(&th, NULL, plain_spawner, NULL), 0);
 	for (int r = 0; r < rounds; r++) {
 		green_task_t *one;
@@ -437,12 +458,81 @@ START_TEST(test_start_stop_while_running)
 		ck_assert(c.type[GT_CREATE] >= 1);
 		ck_assert(c.type[GT_EXIT] >= 1);
 	}
-	atomic_store(&stress_stop, true);
-	pthread_join(th, NULL);
-	for (int i = 0; i < 2 * PAIRS; i++)
-		ck_assert_int_eq(green_join(t[i], NULL, -1), 0);
-	for (int i = 0; i < PAIRS; i++)
-		ck_assert_int_eq(green_chan_destroy(ch[i]), 0);
+	stop_stress(th, t, 2 * PAIRS, ch, PAIRS);
+	shutdown_runtime();
+	unlink(trace_path);
+}
+END_TEST
+
+/*
+ * Every source of events at once while traces start and stop back to back,
+ * with no pause in between (issue 17: test_start_stop_while_running died
+ * once with SIGSEGV; this widens every window it had): ping-pong on every
+ * worker, a plain thread that spawns and joins, tasks whose offloaded
+ * calls ready them from the blocking pool's threads, and a task that holds
+ * its worker so that a spare takes over.  Each trace must parse, with
+ * every event from a known source.
+ */
+static void *
+offload_nap(void *arg)
+{
+	usleep(100);
+	return arg;
+}
+
+static void *
+stress_offloader(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stress_stop))
+		if (green_offload(offload_nap, NULL, NULL, GREEN_FOREVER) != 0)
+			green_yield();
+	return NULL;
+}
+
+static void *
+stress_holder(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stress_stop)) {
+		busy_wait_ns(GREEN_MSEC(15)); /* past the monitor's 10 ms */
+		green_yield();
+	}
+	return NULL;
+}
+
+START_TEST(test_start_stop_every_source)
+{
+	enum { PAIRS = 2, OFFLOADERS = 2 };
+	int rounds = TEST_SLOW ? 20 : 200;
+	green_config_t cfg = { .workers = 2, .max_spares = TRACE_SPARES };
+	green_task_t *t[2 * PAIRS + OFFLOADERS + 1];
+	green_chan_t *ch[PAIRS];
+	int nt;
+	pthread_t th;
+	struct counts c;
+
+	make_path();
+	tfail_reset();
+	ck_assert_int_eq(green_init(&cfg), 0);
+	atomic_store(&stress_stop, false);
+	start_pairs(PAIRS, ch, t);
+	nt = 2 * PAIRS;
+	for (int i = 0; i < OFFLOADERS; i++)
+		ck_assert_int_eq(green_spawn(&t[nt++], NULL, stress_offloader,
+					     NULL),
+				 0);
+	ck_assert_int_eq(green_spawn(&t[nt++], NULL, stress_holder, NULL), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, plain_spawner, NULL), 0);
+	for (int r = 0; r < rounds; r++) {
+		ck_assert_int_eq(green_trace_start(trace_path), 0);
+		if (r % 2 == 1)
+			pause_ns(GREEN_USEC(200 * (r % 7)));
+		ck_assert_int_eq(green_trace_stop(), 0);
+		count_events(trace_path, &c);
+		ck_assert(!c.bad_source);
+	}
+	stop_stress(th, t, nt, ch, PAIRS);
 	shutdown_runtime();
 	unlink(trace_path);
 }
@@ -466,5 +556,6 @@ main(void)
 	tcase_add_test(tc, test_chrome_export_has_a_lane_per_worker);
 	tcase_add_test(tc, test_held_task_traced_and_summarised);
 	tcase_add_test(tc, test_start_stop_while_running);
+	tcase_add_test(tc, test_start_stop_every_source);
 	return run_suite(s);
 }
