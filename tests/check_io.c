@@ -755,12 +755,18 @@ fd_case(int kind, int fd)
 	return (green_case_t){ .kind = kind, .fd = fd };
 }
 
-/* Writes one byte to the fd in arg after SHORT. */
+/* Writes one byte to the fd in arg after SHORT (failing, it shuts the
+ * socket down: the reader waiting for the byte then sees a hangup). */
 static void *
 late_byte(void *arg)
 {
+	int fd = (int)(intptr_t)arg;
+	ssize_t r;
+
 	green_sleep(green_now() + SHORT);
-	return (void *)(intptr_t)green_write((int)(intptr_t)arg, "x", 1, -1);
+	if ((r = green_write(fd, "x", 1, -1)) != 1)
+		shutdown(fd, SHUT_RDWR);
+	return (void *)(intptr_t)r;
 }
 
 static void *
@@ -850,6 +856,8 @@ drain_later(void *arg)
 	green_sleep(green_now() + SHORT);
 	while ((n = green_read(fd, buf, sizeof(buf), 0)) > 0)
 		total += n;
+	if (n < 0 && n != -ETIMEDOUT) /* the writer must not wait for ever */
+		shutdown(fd, SHUT_RDWR);
 	return (void *)(intptr_t)total;
 }
 
@@ -953,8 +961,11 @@ static void *
 race_writer(void *arg)
 {
 	struct race *r = arg;
+	ssize_t n = green_write(r->fd, "y", 1, -1);
 
-	return (void *)(intptr_t)green_write(r->fd, "y", 1, -1);
+	if (n != 1) /* the reader must not wait for ever */
+		shutdown(r->fd, SHUT_RDWR);
+	return (void *)(intptr_t)n;
 }
 
 static void *
