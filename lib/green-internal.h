@@ -312,6 +312,8 @@ struct green_worker {
 				     marked once */
 	int64_t mon_seen;	  /* monitor only: when it first saw that */
 	bool spinning;		  /* counted in rt->nspinning; owner only */
+	bool exiting;		  /* current ended: from green__held_exit to
+				     after_exit; owner only */
 	uint64_t rng;		  /* xorshift state for victim choice */
 	_Atomic uint32_t wakeword; /* futex: 1 = notified */
 	bool on_idle_list;	  /* under rt->idle_lock */
@@ -424,6 +426,7 @@ void green__monitor_stop(struct green_rt *rt);
 void green__monitor_free(struct green_rt *rt);
 void green__monitor_kick(struct green_rt *rt);
 bool green__held_return(struct green_worker *w);
+void green__held_exit(struct green_worker *w, struct green_task *t);
 bool green__idle_demote(struct green_rt *rt);
 int green__worker_start(struct green_rt *rt, struct green_worker *w);
 void green__worker_spare_wait(struct green_worker *w);

@@ -349,6 +349,46 @@ green__monitor_kick(struct green_rt *rt)
 	}
 }
 
+/* If the monitor marked w held for t (the running task), say so: a trace
+ * event, and a warning when asked for. */
+static void
+held_report(struct green_worker *w, const struct green_task *t)
+{
+	uint8_t kind;
+	int64_t ns;
+
+	if (t == NULL ||
+	    t != atomic_load_explicit(&w->held_task, memory_order_relaxed))
+		return;
+	kind = atomic_load_explicit(&w->held_kind, memory_order_relaxed);
+	ns = green_now() -
+	     atomic_load_explicit(&w->held_since, memory_order_relaxed);
+	GREEN_TRACE(GT_HELD, 3, t->id, ns, kind);
+	if (green__rt->monitor->warn) {
+		struct held_who who;
+
+		held_who(&who, t);
+		held_warn(w, &who, ns, kind, false);
+	}
+}
+
+/*
+ * The running task t of w ends: a hold of its worker is reported now,
+ * while t is still ours (its joiner may free it once it is marked done),
+ * and green__held_return, which takes the mark later, no longer looks at
+ * it.  A mark that comes after this check is counted but not reported by
+ * name: its task is gone.
+ */
+void
+green__held_exit(struct green_worker *w, struct green_task *t)
+{
+	w->exiting = true;
+	/* acquire: pairs with the monitor's release in mark_held, so the
+	 * held_* fields read are the mark's */
+	if (atomic_load_explicit(&w->held, memory_order_acquire))
+		held_report(w, t);
+}
+
 /*
  * Worker w, marked held, switches (green__find_local) or is back in its
  * loop: clear the mark, and report the hold when the task switching away is
@@ -360,29 +400,16 @@ bool
 green__held_return(struct green_worker *w)
 {
 	struct green_rt *rt = green__rt;
-	struct green_task *t = w->current;
-	int64_t ns;
 	unsigned members;
 
 	/* acquire: pairs with the monitor's release in mark_held */
 	if (!atomic_exchange_explicit(&w->held, false, memory_order_acquire))
 		return true;
 	atomic_fetch_sub(&rt->nheld, 1);
-	if (t != NULL && t == atomic_load_explicit(&w->held_task,
-						   memory_order_relaxed)) {
-		uint8_t kind = atomic_load_explicit(&w->held_kind,
-						    memory_order_relaxed);
-
-		ns = green_now() - atomic_load_explicit(&w->held_since,
-							memory_order_relaxed);
-		GREEN_TRACE(GT_HELD, 3, t->id, ns, kind);
-		if (rt->monitor->warn) {
-			struct held_who who;
-
-			held_who(&who, t);
-			held_warn(w, &who, ns, kind, false);
-		}
-	}
+	/* an ended task's struct may be its joiner's already: its hold was
+	 * reported by green__held_exit */
+	if (!w->exiting)
+		held_report(w, w->current);
 	members = atomic_load(&rt->nmembers);
 	while (members > atomic_load(&rt->nheld) + rt->nworkers)
 		if (atomic_compare_exchange_weak(&rt->nmembers, &members,

@@ -465,6 +465,7 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 static void
 after_exit(struct green_worker *w, struct green_task *t)
 {
+	w->exiting = false;
 	san_ctx_destroy(&w->dead_ctx);
 	green__ss_chain_put(w, &w->dead_ctx);
 	green__stack_put(w, w->after_stack);
@@ -487,6 +488,7 @@ green__task_exit(struct green_task *t)
 	w->dead_ctx = t->ctx;
 	t->ctx.sp = NULL;
 	GREEN_TRACE(GT_EXIT, 1, t->id, 0, 0);
+	green__held_exit(w, t);
 	green__spin_lock(&t->lock);
 	t->done = true;
 	detached = t->detached;
