@@ -27,7 +27,8 @@
 # through, such as "./libtool --mode=execute valgrind --error-exitcode=99
 # --leak-check=full --errors-for-leak-kinds=definite" in a build
 # configured --disable-split-stack: exit status 99 then counts as a leak or
-# memory error).
+# memory error, and so does a check test that exited with it, or any
+# nonzero valgrind error summary).
 
 set -u
 builddir=${top_builddir:-.}
@@ -77,7 +78,9 @@ classify() {
 	if [ "$2" -eq 124 ] || [ "$2" -eq 137 ] ||
 		grep -q 'Test timeout expired' "$1"; then
 		echo hang
-	elif [ "$2" -eq 99 ] && [ -n "${FAULT_WRAP:-}" ]; then
+	elif [ -n "${FAULT_WRAP:-}" ] && { [ "$2" -eq 99 ] ||
+		grep -q -e 'ERROR SUMMARY: [1-9]' \
+			-e 'Early exit with return value 99' "$1"; }; then
 		echo leak
 	elif grep -q 'Received signal' "$1" &&
 		! grep -v -e '^libgreen: injected fault' \
