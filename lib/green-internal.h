@@ -426,7 +426,22 @@ void green__monitor_stop(struct green_rt *rt);
 void green__monitor_free(struct green_rt *rt);
 void green__monitor_kick(struct green_rt *rt);
 bool green__held_return(struct green_worker *w);
-void green__held_exit(struct green_worker *w, struct green_task *t);
+void green__held_exit_report(struct green_worker *w, struct green_task *t);
+
+/* The running task t of w ends (task exit, a hot path: inline, the report
+ * out of line): a hold of its worker is reported while t is still ours,
+ * and green__held_return no longer looks at it (monitor.c). */
+static inline void
+green__held_exit(struct green_worker *w, struct green_task *t)
+{
+	w->exiting = true;
+	/* acquire: pairs with the monitor's release in mark_held, so the
+	 * held_* fields read are the mark's */
+	if (__builtin_expect(atomic_load_explicit(&w->held,
+						  memory_order_acquire),
+			     0))
+		green__held_exit_report(w, t);
+}
 bool green__idle_demote(struct green_rt *rt);
 int green__worker_start(struct green_rt *rt, struct green_worker *w);
 void green__worker_spare_wait(struct green_worker *w);

@@ -373,20 +373,17 @@ held_report(struct green_worker *w, const struct green_task *t)
 }
 
 /*
- * The running task t of w ends: a hold of its worker is reported now,
+ * green__held_exit's slow path (green-internal.h).  The running task t of
+ * w ends: a hold of its worker is reported now,
  * while t is still ours (its joiner may free it once it is marked done),
  * and green__held_return, which takes the mark later, no longer looks at
  * it.  A mark that comes after this check is counted but not reported by
  * name: its task is gone.
  */
 void
-green__held_exit(struct green_worker *w, struct green_task *t)
+green__held_exit_report(struct green_worker *w, struct green_task *t)
 {
-	w->exiting = true;
-	/* acquire: pairs with the monitor's release in mark_held, so the
-	 * held_* fields read are the mark's */
-	if (atomic_load_explicit(&w->held, memory_order_acquire))
-		held_report(w, t);
+	held_report(w, t);
 }
 
 /*
