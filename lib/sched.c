@@ -769,12 +769,19 @@ rt_free(struct green_rt *rt)
 	green__free(rt, sizeof(*rt));
 }
 
+#define ALL_THREADS UINT_MAX /* stop_workers: every thread started */
+
 static void
 stop_workers(struct green_rt *rt, unsigned n)
 {
 	atomic_store(&rt->stopping, true);
 	/* first: it starts threads */
 	green__monitor_stop(rt);
+	/* every thread started, counted only now that none can start (read
+	 * before, a spare the monitor started meanwhile ran on after
+	 * green_shutdown: a SIGSEGV under valgrind) */
+	if (n == ALL_THREADS)
+		n = atomic_load(&rt->nthreads);
 	for (unsigned i = 0; i < n; i++)
 		green__worker_kick(&rt->workers[i]);
 	for (unsigned i = 0; i < n; i++)
@@ -993,7 +1000,7 @@ green_shutdown(void)
 	}
 	st = wait_quiet(rt);
 	green__trace_fini(rt);
-	stop_workers(rt, atomic_load(&rt->nthreads));
+	stop_workers(rt, ALL_THREADS);
 	green__diag_uninstall();
 	if (st == -EDEADLK)
 		green__task_foreach(drop_task_stack, NULL);
