@@ -205,8 +205,6 @@ struct green_runq {
 	_Atomic(struct green_task *) lifo; /* the task readied last */
 };
 
-void green__runq_push(struct green_worker *w, struct green_task *t);
-struct green_task *green__runq_pop(struct green_worker *w, bool oldest);
 struct green_task *green__runq_steal(struct green_worker *thief,
 				     struct green_worker *victim,
 				     bool take_lifo);
@@ -468,7 +466,6 @@ void green__task_start(struct green_task *t);
 _Noreturn void green__task_exit(struct green_task *t);
 _Noreturn void green__leave(struct green_worker *w, struct green_task *t,
 			    green_after_fn after);
-struct green_task *green__find_local(struct green_worker *w, bool oldest);
 void green__sched_prepare(struct green_worker *w, struct green_task *next);
 
 /* --- parking (park.c) ---------------------------------------------------- */

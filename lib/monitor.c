@@ -17,7 +17,7 @@
  *     The new member finds work like any idle worker: it steals the held
  *     worker's queue (the thief's protocol works against an owner that is
  *     not switching) and its LIFO slot, runs timers, polls the network.
- *   - The held task's next switch comes through green__find_local, which
+ *   - The held task's next switch comes through find_local (sched.c), which
  *     clears the mark (green__held_return: trace event GT_HELD, the warning
  *     line), and, when the members not held are more than nworkers,
  *     retires its worker: it switches to the worker loop, which moves its
@@ -216,7 +216,7 @@ sample(struct green_rt *rt, struct green_monitor *m, struct green_worker *w,
 
 	if (n != w->mon_nswitch && atomic_load(&w->held)) {
 		/* marked just after a switch that had already passed its
-		 * check (green__find_local), maybe to the worker's loop and
+		 * check (find_local in sched.c), maybe to the worker's loop and
 		 * an idle park: the owner may never clear it */
 		if (atomic_exchange(&w->held, false))
 			atomic_fetch_sub(&rt->nheld, 1);
@@ -387,7 +387,7 @@ green__held_exit_report(struct green_worker *w, struct green_task *t)
 }
 
 /*
- * Worker w, marked held, switches (green__find_local) or is back in its
+ * Worker w, marked held, switches (find_local in sched.c) or is back in its
  * loop: clear the mark, and report the hold when the task switching away is
  * the one seen holding (else the mark came just after its switch, and
  * the hold's end is not known).  Returns true when w stays a member, false

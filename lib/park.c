@@ -23,6 +23,7 @@
 #include <errno.h>
 
 #include "green-internal.h"
+#include "runq.h"
 
 /*
  * Park the running task t until a waker calls green__wake(t, result), the

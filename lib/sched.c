@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "green-internal.h"
+#include "runq.h"
 #include "sanitizer.h"
 
 #define GLOBAL_QUEUE_PERIOD 61 /* ticks between fairness checks (Go) */
@@ -71,7 +72,7 @@ busy_poll(struct green_worker *w)
 	green__trace_safepoint(w);
 }
 
-static void
+static inline __attribute__((always_inline)) void
 run_after(struct green_worker *w)
 {
 	green_after_fn fn = w->after;
@@ -141,8 +142,8 @@ task_entry(void)
 
 /* The next task this worker can run without looking at other workers: the
  * newest, or with oldest the oldest (a yield: round robin); see runq.c. */
-struct green_task *
-green__find_local(struct green_worker *w, bool oldest)
+static inline __attribute__((always_inline)) struct green_task *
+find_local(struct green_worker *w, bool oldest)
 {
 	struct green_task *t;
 
@@ -166,7 +167,7 @@ green__find_local(struct green_worker *w, bool oldest)
  * when NULL, to the worker's loop), and have after(w, task) run on this
  * worker once we are off the task's stack.
  */
-static void
+static inline __attribute__((always_inline)) void
 switch_away(struct green_worker *w, struct green_ctx *save,
 	    struct green_task *task, green_after_fn after,
 	    struct green_task *next)
@@ -196,7 +197,7 @@ void
 green__schedule(struct green_worker *w, struct green_task *cur,
 		green_after_fn after)
 {
-	switch_away(w, &cur->ctx, cur, after, green__find_local(w, false));
+	switch_away(w, &cur->ctx, cur, after, find_local(w, false));
 	san_resumed(&cur->ctx);
 	run_after(green__worker());
 }
@@ -206,7 +207,7 @@ green__schedule(struct green_worker *w, struct green_task *cur,
 _Noreturn void
 green__leave(struct green_worker *w, struct green_task *t, green_after_fn after)
 {
-	switch_away(w, &w->dead_ctx, t, after, green__find_local(w, false));
+	switch_away(w, &w->dead_ctx, t, after, find_local(w, false));
 	__builtin_unreachable();
 }
 
@@ -226,7 +227,7 @@ green_yield(void)
 		green__os_yield();
 		return;
 	}
-	next = green__find_local(w, true);
+	next = find_local(w, true);
 	/* relaxed: cleared by this thread, in green__held_return */
 	if (next == NULL &&
 	    atomic_load_explicit(&w->member, memory_order_relaxed)) {

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include "green-internal.h"
+#include "runq.h"
 #include "sanitizer.h"
 
 #define FIRST_CHUNK_TASKS 64
