@@ -14,6 +14,10 @@
  *              idiom (only the programs that define BENCH_DETACHED before
  *              including this file have one; their top comment says what it
  *              does and the name of its results)
+ *   -g         run the group variant: tasks spawned into a task group
+ *              (green_group_create(3)) and waited for with it (only the
+ *              programs that define BENCH_GROUP; their top comment says
+ *              what it measures)
  * and prints, for every round, machine-readable lines
  *   RESULT <name> <value> <unit>
  * followed by one line for humans.  bench/run reads the RESULT lines; the
@@ -57,6 +61,7 @@ struct bench_opts {
 	long n;			/* -n: workload size */
 	bool ordinary;		/* -o: the ordinary-C task functions */
 	bool detached;		/* -d: the detached variant */
+	bool group;		/* -g: the group variant */
 };
 
 /*
@@ -134,19 +139,30 @@ bench_check(const struct bench_opts *o, int err, const char *call)
 #define BENCH_USAGE_D ""
 #define BENCH_HELP_D ""
 #endif
-#define BENCH_OPTSTRING "w:r:n:" BENCH_OPT_O BENCH_OPT_D "h"
+#ifdef BENCH_GROUP
+#define BENCH_OPT_G "g"
+#define BENCH_USAGE_G " [-g]"
+#define BENCH_HELP_G                                                       \
+	"  -g          group: tasks spawned into a task group, waited for " \
+	"with it\n"
+#else
+#define BENCH_OPT_G ""
+#define BENCH_USAGE_G ""
+#define BENCH_HELP_G ""
+#endif
+#define BENCH_OPTSTRING "w:r:n:" BENCH_OPT_O BENCH_OPT_D BENCH_OPT_G "h"
 
 static inline void __attribute__((noreturn))
 bench_usage(const struct bench_opts *o, const char *n_help, int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: %s [-w WORKERS] [-r ROUNDS] [-n N]" BENCH_USAGE_O
-		BENCH_USAGE_D "\n"
+		BENCH_USAGE_D BENCH_USAGE_G "\n"
 		"  -w WORKERS  worker threads (default 1; 0: the runtime's "
 		"default)\n"
 		"  -r ROUNDS   repeat the measurement, one result per round "
 		"(default 1)\n"
-		"  -n N        %s\n" BENCH_HELP_O BENCH_HELP_D,
+		"  -n N        %s\n" BENCH_HELP_O BENCH_HELP_D BENCH_HELP_G,
 		o->prog, n_help);
 	exit(status);
 }
@@ -183,6 +199,7 @@ bench_parse(struct bench_opts *o, int argc, char **argv, long default_n,
 	o->n = default_n;
 	o->ordinary = false;
 	o->detached = false;
+	o->group = false;
 	while ((c = getopt(argc, argv, BENCH_OPTSTRING)) != -1) {
 		switch (c) {
 		case 'w':
@@ -202,6 +219,9 @@ bench_parse(struct bench_opts *o, int argc, char **argv, long default_n,
 			break;
 		case 'd':
 			o->detached = true;
+			break;
+		case 'g':
+			o->group = true;
 			break;
 		case 'h':
 			bench_usage(o, n_help, 0);

@@ -4,11 +4,14 @@
  *
  * The program starts a tiny HTTP server task on an ephemeral port of
  * 127.0.0.1, then N client tasks that each connect to it, send one GET,
- * read the whole response and close.  A semaphore keeps at most CONNS
- * connections open at once (the other clients park on it, cheaply); a wait
- * group tells the main task when every client is done.
+ * read the whole response and close.  The clients are a task group
+ * (green_group_create(3)): at most CONNS of them run at once, the whole
+ * batch has SECS seconds, and the first request that fails cancels the
+ * rest.  The server and its connection tasks are a group too, so ending
+ * the server is one green_group_destroy.
  *
- *   fanout [-n N] [-c CONNS] [-w WORKERS]   (default 1000, 100, 1 worker)
+ *   fanout [-n N] [-c CONNS] [-t SECS] [-w WORKERS]
+ *          (default 1000, 100, 60 s, 1 worker)
  *
  * It prints how many requests succeeded and the time taken, and exits 0
  * only if all of them did.  Every client closes its end first, so each
@@ -48,10 +51,9 @@ static const char body[] = "Hello, world!";
 struct fanout {
 	long n;			  /* client tasks */
 	long conns;		  /* connections open at once, at most */
+	long secs;		  /* the batch's deadline, from its start */
 	int lfd;		  /* the server's listening socket */
 	struct sockaddr_in addr;  /* ... and its address */
-	green_sem_t slots;	  /* free connection slots */
-	green_wg_t done;	  /* clients still running */
 	atomic_long ok;		  /* clients that got the whole body */
 	int64_t elapsed;	  /* ns, from the first spawn to the last done */
 	int err;		  /* a setup error, negative errno */
@@ -77,7 +79,7 @@ answer(int fd, char *buf, size_t *len)
 	return 0;
 }
 
-static void *
+static int
 serve(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -93,11 +95,12 @@ serve(void *arg)
 			break;
 	}
 	green_close(fd);
-	return NULL;
+	return 0;
 }
 
-/* Runs until cancelled: green_accept then fails with -ECANCELED. */
-static void *
+/* Runs until its group is destroyed: green_accept then fails with
+ * -ECANCELED.  Each connection's task joins the server's group. */
+static int
 server(void *arg)
 {
 	struct fanout *f = arg;
@@ -107,7 +110,7 @@ server(void *arg)
 		fd = green_accept(f->lfd, NULL, NULL, SOCK_CLOEXEC,
 				  GREEN_FOREVER);
 		if (fd == -ECANCELED)
-			return NULL;
+			return 0;
 		if (fd < 0) {
 			fprintf(stderr, "fanout: accept: %s\n",
 				green_strerror(fd));
@@ -115,7 +118,8 @@ server(void *arg)
 			green_sleep(green_now() + GREEN_MSEC(10));
 			continue;
 		}
-		err = green_spawn(NULL, NULL, serve, (void *)(intptr_t)fd);
+		err = green_group_spawn(green_group_self(), NULL, serve,
+					(void *)(intptr_t)fd, GREEN_FOREVER);
 		if (err != 0) {
 			fprintf(stderr, "fanout: spawn: %s\n",
 				green_strerror(err));
@@ -195,24 +199,18 @@ fetch(const struct sockaddr_in *addr)
 	return err != 0 ? err : cerr;
 }
 
-static void *
+/* One client: 0 or a negative errno, which its group collects. */
+static int
 client(void *arg)
 {
 	struct fanout *f = arg;
-	int err;
+	int err = fetch(&f->addr);
 
-	/* park until one of the CONNS slots is free */
-	err = green_sem_acquire(&f->slots, GREEN_FOREVER);
-	if (err == 0) {
-		err = fetch(&f->addr);
-		green_sem_release(&f->slots);
-	}
 	if (err == 0)
 		atomic_fetch_add(&f->ok, 1);
-	else
+	else if (err != -ECANCELED) /* cancelled: another one failed */
 		fprintf(stderr, "fanout: request: %s\n", green_strerror(err));
-	green_wg_done(&f->done);
-	return NULL;
+	return err;
 }
 
 /* --- the main task ---------------------------------------------------------- */
@@ -221,49 +219,42 @@ static int
 run_clients(struct fanout *f)
 {
 	int64_t t0 = green_now();
-	long i;
-	int err;
+	green_group_attr_t a = { .limit = (unsigned)f->conns,
+				 .deadline = t0 + GREEN_SEC(f->secs),
+				 .policy = GREEN_GROUP_FIRST_ERROR,
+				 .name = "clients" };
+	green_group_t *g;
+	int err, werr;
 
-	err = green_wg_add(&f->done, f->n);
-	if (err != 0)
+	if ((err = green_group_create(&g, &a)) != 0)
 		return err;
-	for (i = 0; i < f->n; i++) {
-		err = green_spawn(NULL, NULL, client, f);
-		if (err != 0) {
-			/* a client that never ran is one that failed */
-			fprintf(stderr, "fanout: spawn: %s\n",
-				green_strerror(err));
-			green_wg_done(&f->done);
-		}
-	}
-	err = green_wg_wait(&f->done, GREEN_FOREVER);
+	/* each spawn waits while CONNS clients run; -ECANCELED once one
+	 * has failed */
+	for (long i = 0; i < f->n && err == 0; i++)
+		err = green_group_spawn(g, NULL, client, f, GREEN_FOREVER);
+	werr = green_group_wait(g, GREEN_FOREVER);
 	f->elapsed = green_now() - t0;
-	return err;
+	green_group_destroy(g);
+	return werr != 0 ? werr : err;
 }
 
 static void
 start(void *arg)
 {
 	struct fanout *f = arg;
-	green_task_t *srv;
+	green_group_attr_t a = { .name = "server" };
+	green_group_t *srv;
 	int err;
 
-	if ((err = green_sem_init(&f->slots, f->conns)) != 0 ||
-	    (err = green_wg_init(&f->done)) != 0 ||
-	    (err = green_spawn(&srv, NULL, server, f)) != 0) {
+	if ((err = green_group_create(&srv, &a)) != 0 ||
+	    (err = green_group_spawn(srv, NULL, server, f, 0)) != 0) {
 		f->err = err;
 		return;
 	}
 	f->err = run_clients(f);
-	/*
-	 * The server would accept forever, and green_run waits for every
-	 * task: stop it.  Its connection tasks end by themselves, each when
-	 * its client has closed.
-	 */
-	if ((err = green_cancel(srv)) != 0 ||
-	    (err = green_join(srv, NULL, GREEN_FOREVER)) != 0 ||
-	    (err = green_close(f->lfd)) != 0 ||
-	    (err = green_sem_destroy(&f->slots)) != 0) {
+	/* the server would accept for ever: stop it and its connections */
+	if ((err = green_group_destroy(srv)) != 0 ||
+	    (err = green_close(f->lfd)) != 0) {
 		if (f->err == 0)
 			f->err = err;
 	}
@@ -294,22 +285,27 @@ listen_local(struct sockaddr_in *a)
 int
 main(int argc, char **argv)
 {
-	struct fanout f = { .n = 1000, .conns = 100 };
+	struct fanout f = { .n = 1000, .conns = 100, .secs = 60 };
 	green_config_t cfg = { .workers = 1 };
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "n:c:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:c:t:w:")) != -1) {
 		if (opt == 'n')
 			f.n = atol(optarg);
 		else if (opt == 'c')
 			f.conns = atol(optarg);
+		else if (opt == 't')
+			f.secs = atol(optarg);
 		else if (opt == 'w')
 			cfg.workers = (unsigned)atoi(optarg);
 		else
 			f.n = -1;
 	}
-	if (f.n < 1 || f.conns < 1 || optind != argc) {
-		fprintf(stderr, "usage: %s [-n N] [-c CONNS] [-w WORKERS]\n",
+	if (f.n < 1 || f.conns < 1 || f.conns > UINT32_MAX || f.secs < 1 ||
+	    f.secs > 1000000000 ||
+	    optind != argc) {
+		fprintf(stderr,
+			"usage: %s [-n N] [-c CONNS] [-t SECS] [-w WORKERS]\n",
 			argv[0]);
 		return 2;
 	}

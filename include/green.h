@@ -91,6 +91,37 @@ GREEN_EXPORT int green_worker_id(void);
 GREEN_EXPORT int64_t green_now(void);
 GREEN_EXPORT int green_sleep(int64_t deadline);
 
+/* --- Task groups: structured concurrency (green_group_create(3)) --- */
+
+typedef struct green_group green_group_t; /* opaque */
+
+/* green_group_attr_t.policy */
+#define GREEN_GROUP_WAIT_ALL 0	    /* run every task; report the first failure */
+#define GREEN_GROUP_FIRST_ERROR 1   /* cancel the rest when one task fails */
+#define GREEN_GROUP_FIRST_SUCCESS 2 /* cancel the rest when one succeeds */
+
+/* Group attributes; zero-initialised fields mean "default". */
+typedef struct green_group_attr {
+	unsigned limit;	  /* 0: none; else at most limit tasks run at once */
+	int64_t deadline; /* 0 or -1: none; else every blocking call of
+			     the group's tasks (and of groups nested in
+			     them) returns -ETIMEDOUT at this time at the
+			     latest */
+	int policy;	  /* GREEN_GROUP_* */
+	const char *name; /* copied; shown in diagnostics (31 chars kept) */
+} green_group_attr_t;
+
+GREEN_EXPORT int green_group_create(green_group_t **g,
+				    const green_group_attr_t *attr);
+GREEN_EXPORT int green_group_spawn(green_group_t *g, const green_attr_t *attr,
+				   int (*fn)(void *), void *arg,
+				   int64_t deadline);
+GREEN_EXPORT int green_group_wait(green_group_t *g, int64_t deadline);
+GREEN_EXPORT int green_group_cancel(green_group_t *g);
+GREEN_EXPORT int green_group_destroy(green_group_t *g);
+GREEN_EXPORT green_group_t *green_group_self(void);
+GREEN_EXPORT int64_t green_deadline(void);
+
 /* --- Channels and select (green_chan_create(3), green_select(3)) --- */
 
 typedef struct green_chan green_chan_t; /* opaque */

@@ -123,19 +123,33 @@ pass_on(int sig, siginfo_t *si, void *uc)
 	}
 }
 
+/* " of group N \"name\"" for a task of a group, else "" (into buf). */
+static const char *
+group_label(const struct green_task *t, char *buf, size_t size)
+{
+	const struct green_group *g = t->group;
+
+	if (g == NULL)
+		return "";
+	snprintf(buf, size, " of group %llu \"%s\"", (unsigned long long)g->id,
+		 g->name);
+	return buf;
+}
+
 /* Name the task a fatal signal hit, before the default action runs. */
 static void
 report_crash(struct green_worker *w, struct green_task *t, int sig)
 {
-	char fn[128], line[512];
+	char fn[128], grp[64], line[512];
 	int n;
 
 	green__describe_fn((void *)t->fn, fn, sizeof(fn));
 	n = snprintf(line, sizeof(line),
-		     "libgreen: fatal signal %d (%s) in task %llu \"%s\" "
+		     "libgreen: fatal signal %d (%s) in task %llu \"%s\"%s "
 		     "(entry %s) on worker %u\n",
 		     sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
-		     (unsigned long long)t->id, t->name, fn, w->id);
+		     (unsigned long long)t->id, t->name,
+		     group_label(t, grp, sizeof(grp)), fn, w->id);
 	if (n > 0)
 		(void)green__sys3(SYS_write, STDERR_FILENO, (long)line,
 			     (size_t)n < sizeof(line) ? (size_t)n
@@ -250,6 +264,10 @@ wait_reason(enum green_wait r)
 		return "fd write";
 	case GREEN_WAIT_OFFLOAD:
 		return "offload";
+	case GREEN_WAIT_GROUP:
+		return "group wait";
+	case GREEN_WAIT_GROUP_SLOT:
+		return "group slot";
 	case GREEN_WAIT_NONE:
 		break;
 	}
@@ -259,7 +277,7 @@ wait_reason(enum green_wait r)
 static void
 report_task(struct green_task *t, void *arg)
 {
-	char fn[128], detail[64] = "";
+	char fn[128], grp[64], detail[64] = "";
 
 	(void)arg;
 	if (atomic_load_explicit(&t->magic, memory_order_acquire) !=
@@ -272,8 +290,14 @@ report_task(struct green_task *t, void *arg)
 			 (unsigned long long)((const struct green_task *)
 						      t->wait_obj)
 				 ->id);
-	fprintf(stderr, "  task %llu \"%s\" (entry %s): %s%s\n",
-		(unsigned long long)t->id, t->name, fn,
+	else if (t->wait_reason == GREEN_WAIT_GROUP && t->wait_obj != NULL)
+		snprintf(detail, sizeof(detail), " (group %llu)",
+			 (unsigned long long)((const struct green_group *)
+						      t->wait_obj)
+				 ->id);
+	fprintf(stderr, "  task %llu \"%s\"%s (entry %s): %s%s\n",
+		(unsigned long long)t->id, t->name,
+		group_label(t, grp, sizeof(grp)), fn,
 		wait_reason(t->wait_reason), detail);
 }
 

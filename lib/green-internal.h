@@ -146,6 +146,8 @@ enum green_wait {
 	GREEN_WAIT_IO_READ,
 	GREEN_WAIT_IO_WRITE,
 	GREEN_WAIT_OFFLOAD,
+	GREEN_WAIT_GROUP,	/* green_group_wait, green_group_destroy */
+	GREEN_WAIT_GROUP_SLOT,	/* green_group_spawn, at the group's limit */
 };
 
 /* Bits of green_task.wake; the park result sits in the high 32 bits. */
@@ -186,14 +188,59 @@ struct green_task {
 	int stack_kind;		  /* GREEN_STACK_FIXED or _SEGMENTED */
 	enum green_stack_why stack_why; /* why fixed (overflow report) */
 	char name[32];		  /* copied from green_attr_t.name */
+	/* Task groups (group.c): set at spawn, stable while the task lives. */
+	struct green_group *group; /* NULL: spawned by green_spawn */
+	struct green_task *gnext, *gprev; /* the group's members; its lock */
+	int64_t dl_cap;		  /* the group's deadline; -1: none */
 };
 
 #define GREEN_LOCAL_FREE_MAX 256u /* free task structs a worker keeps */
 #define GREEN_TASK_MAG (GREEN_LOCAL_FREE_MAX / 2) /* moved at a time */
 struct green_task *green__task_alloc(struct green_worker *w);
+int green__task_create(struct green_task **out, const green_attr_t *attr,
+		       void *(*fn)(void *), void *arg, bool detached);
+void green__task_start(struct green_task *t);
+void green__task_discard(struct green_task *t);
 void green__task_free(struct green_worker *w, struct green_task *t);
 void green__task_slab_free_all(void);
 void green__task_foreach(void (*fn)(struct green_task *, void *), void *arg);
+
+/* --- task groups (group.c) ----------------------------------------------- */
+struct green_group {
+	int lock;		/* spin lock: the fields up to the tree's */
+	uint16_t gen;		/* the handle's generation (handle.h) */
+	bool cancelled;		/* sticky: no spawns, members cancelled */
+	bool decided;		/* the policy's outcome is known */
+	int policy;		/* GREEN_GROUP_* */
+	int result;		/* what green_group_wait reports */
+	unsigned limit;		/* 0: none */
+	unsigned nrun;		/* its own live tasks (the limit's count) */
+	size_t live;		/* live tasks in it and in nested groups */
+	size_t nwait;		/* callers inside wait or a slot wait */
+	int64_t deadline;	/* effective (its own or an ancestor's); -1 */
+	struct green_task *members; /* its own live tasks */
+	struct green__waiter *waitq_head, *waitq_tail; /* wait, destroy */
+	struct green__waiter *slotq_head, *slotq_tail; /* spawns at limit */
+	/* Under group.c's tree lock; parent is stable while a task of the
+	 * group lives. */
+	bool in_use;		/* created and not yet freed */
+	bool destroying;	/* a green_group_destroy has begun */
+	struct green_group *parent, *children, *sib_next, *sib_prev;
+	struct green_group *free_next;
+	uint64_t id;		/* unique in the process, >= 1 */
+	char name[32];
+};
+
+/* The earlier of deadline and t's group deadline (-1: none). */
+static inline int64_t
+green__deadline_cap(const struct green_task *t, int64_t deadline)
+{
+	/* unsigned: -1, none, is later than any time */
+	return (uint64_t)t->dl_cap < (uint64_t)deadline ? t->dl_cap : deadline;
+}
+
+void green__group_run(struct green_task *t);
+void green__group_shutdown(void);
 
 /* --- run queues (runq.c) ------------------------------------------------- */
 #define GREEN_RUNQ_SIZE 256u
@@ -462,7 +509,6 @@ void green__worker_kick(struct green_worker *w);
 void green__quiet_kick(struct green_rt *rt);
 void green__schedule(struct green_worker *w, struct green_task *cur,
 		     green_after_fn after);
-void green__task_start(struct green_task *t);
 _Noreturn void green__task_exit(struct green_task *t);
 _Noreturn void green__leave(struct green_worker *w, struct green_task *t,
 			    green_after_fn after);

@@ -27,8 +27,9 @@
 
 /*
  * Park the running task t until a waker calls green__wake(t, result), the
- * deadline passes (-ETIMEDOUT; -1: none) or t is cancelled (-ECANCELED,
- * unless flags has GREEN_PARK_NOCANCEL).  unlock(arg) runs after t's
+ * deadline passes (-ETIMEDOUT; -1: none; its group's deadline when that is
+ * earlier) or t is cancelled (-ECANCELED; neither of the last two when
+ * flags has GREEN_PARK_NOCANCEL).  unlock(arg) runs after t's
  * registers are saved (unlock may be NULL).  Returns the wake result.
  */
 int
@@ -38,6 +39,10 @@ green__park(struct green_task *t, enum green_wait reason, const void *obj,
 	bool nocancel = flags & GREEN_PARK_NOCANCEL;
 	uint64_t s;
 
+	/* a group's deadline bounds every park it may cut short: those a
+	 * cancellation may (group.c) */
+	if (!nocancel)
+		deadline = green__deadline_cap(t, deadline);
 	t->wait_reason = reason;
 	t->wait_obj = obj;
 	t->unlock_fn = unlock;

@@ -136,7 +136,10 @@ task_entry(void)
 
 	san_resumed(NULL);
 	run_after(w);
-	t->result = t->fn(t->arg);
+	if (t->group == NULL)
+		t->result = t->fn(t->arg);
+	else
+		green__group_run(t);
 	green__task_exit(t);
 }
 
@@ -1011,6 +1014,7 @@ green_shutdown(void)
 	}
 	green__stack_global_drain();
 	green__task_slab_free_all();
+	green__group_shutdown();
 	green__rt = NULL;
 	rt_free(rt);
 	green__unlock(&life_lock);

@@ -366,6 +366,8 @@ task_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	t->wait_reason = GREEN_WAIT_NONE;
 	t->wait_obj = NULL;
 	t->heap_index = SIZE_MAX;
+	t->group = NULL;
+	t->dl_cap = -1;
 	if (attr == NULL && w != NULL && fn == w->spawn_fn) {
 		t->stack_kind = w->spawn_kind;
 		t->stack_why = w->spawn_why;
@@ -408,9 +410,14 @@ stack_init(struct green_rt *rt, struct green_worker *w, struct green_task *t,
 	}
 }
 
+/*
+ * A new task for fn(arg), not yet runnable: start it with green__task_start
+ * or give it back with green__task_discard.  A detached task frees itself
+ * at its end.
+ */
 int
-green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
-	    void *arg)
+green__task_create(struct green_task **out, const green_attr_t *attr,
+		   void *(*fn)(void *), void *arg, bool detached)
 {
 	struct green_rt *rt = green__rt;
 	struct green_worker *w;
@@ -437,9 +444,18 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 			atomic_fetch_sub(&rt->foreign_busy, 1);
 		return -ENOMEM;
 	}
-	task_init(rt, w, t, attr, fn, arg, tp == NULL);
-	if (tp != NULL)
-		*tp = handle_of(t);
+	task_init(rt, w, t, attr, fn, arg, detached);
+	*out = t;
+	return 0;
+}
+
+/* Make a task from green__task_create runnable. */
+void
+green__task_start(struct green_task *t)
+{
+	struct green_rt *rt = green__rt;
+	struct green_worker *w = green__worker();
+
 	if (GREEN_TRACING()) {
 		uint64_t parent = w != NULL && w->current != NULL
 					  ? w->current->id
@@ -460,6 +476,31 @@ green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
 		green__wake_worker();
 		atomic_fetch_sub(&rt->foreign_busy, 1);
 	}
+}
+
+/* Give back a task from green__task_create that never started. */
+void
+green__task_discard(struct green_task *t)
+{
+	struct green_worker *w = green__worker();
+
+	green__task_free(w, t);
+	if (w == NULL)
+		atomic_fetch_sub(&green__rt->foreign_busy, 1);
+}
+
+int
+green_spawn(green_task_t **tp, const green_attr_t *attr, void *(*fn)(void *),
+	    void *arg)
+{
+	struct green_task *t;
+	int err;
+
+	if ((err = green__task_create(&t, attr, fn, arg, tp == NULL)) != 0)
+		return err;
+	if (tp != NULL)
+		*tp = handle_of(t);
+	green__task_start(t);
 	return 0;
 }
 

@@ -211,6 +211,7 @@ int
 green_sleep(int64_t deadline)
 {
 	struct green_worker *w = green__worker();
+	struct green_task *self;
 	int r;
 
 	if (deadline < -1)
@@ -221,7 +222,11 @@ green_sleep(int64_t deadline)
 			return -EINVAL;
 		return thread_sleep(deadline);
 	}
-	r = green__park(w->current, GREEN_WAIT_SLEEP, NULL, NULL, NULL,
-			deadline, 0);
-	return r == -ETIMEDOUT ? 0 : r;
+	self = w->current;
+	r = green__park(self, GREEN_WAIT_SLEEP, NULL, NULL, NULL, deadline,
+			0);
+	/* its own deadline is the sleep's end; its group's is an error */
+	if (r == -ETIMEDOUT && green__deadline_cap(self, deadline) == deadline)
+		return 0;
+	return r;
 }

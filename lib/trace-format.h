@@ -147,7 +147,9 @@ enum green_trace_why {
 	GT_WHY_IO_READ = 10,
 	GT_WHY_IO_WRITE = 11,
 	GT_WHY_OFFLOAD = 12,
-	GT_WHY_MAX = 12,
+	GT_WHY_GROUP = 13,
+	GT_WHY_GROUP_SLOT = 14,
+	GT_WHY_MAX = 14,
 };
 
 #endif

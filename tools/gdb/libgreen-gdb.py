@@ -44,6 +44,8 @@ _GREEN_REASONS = {
     "GREEN_WAIT_IO_READ": "fd read",
     "GREEN_WAIT_IO_WRITE": "fd write",
     "GREEN_WAIT_OFFLOAD": "offload",
+    "GREEN_WAIT_GROUP": "group wait",
+    "GREEN_WAIT_GROUP_SLOT": "group slot",
 }
 
 # lib/arch/x86_64/switch.S: the order of the saved slots from ctx.sp up.

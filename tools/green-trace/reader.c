@@ -114,6 +114,7 @@ static const char *const why_names[GT_WHY_MAX + 1] = {
 	[GT_WHY_COND] = "cond",		  [GT_WHY_WG] = "wg",
 	[GT_WHY_SEM] = "sem",		  [GT_WHY_IO_READ] = "io-read",
 	[GT_WHY_IO_WRITE] = "io-write",	  [GT_WHY_OFFLOAD] = "offload",
+	[GT_WHY_GROUP] = "group",	  [GT_WHY_GROUP_SLOT] = "group-slot",
 };
 
 const char *
