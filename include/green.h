@@ -162,8 +162,9 @@ typedef struct green_mutex {
 	int _lock;
 	int _locked;
 	struct green__waiter *_head, *_tail;
+	void *_owner;
 } green_mutex_t;
-#define GREEN_MUTEX_INITIALIZER {0, 0, 0, 0}
+#define GREEN_MUTEX_INITIALIZER {0, 0, 0, 0, 0}
 
 typedef struct green_cond {
 	int _lock;

@@ -192,6 +192,11 @@ struct green_task {
 	struct green_group *group; /* NULL: spawned by green_spawn */
 	struct green_task *gnext, *gprev; /* the group's members; its lock */
 	int64_t dl_cap;		  /* the group's deadline; -1: none */
+	/* The wait-for edge (cycle.c): odd wf_seq while it waits without
+	 * deadline for wf_obj, of kind wf_kind (a seqlock). */
+	_Atomic uint32_t wf_seq;
+	_Atomic uint8_t wf_kind;
+	_Atomic(const void *) wf_obj;
 };
 
 #define GREEN_LOCAL_FREE_MAX 256u /* free task structs a worker keeps */
@@ -240,6 +245,16 @@ green__deadline_cap(const struct green_task *t, int64_t deadline)
 }
 
 void green__group_run(struct green_task *t);
+void green__group_visit(const void *group, struct green_task *self, int from,
+			void *walk);
+
+/* --- wait-for cycles (cycle.c) ------------------------------------------ */
+int green__wf_begin(struct green_task *self, enum green_wait kind,
+		    const void *obj);
+void green__wf_end(struct green_task *self);
+bool green__wf_closes(struct green_task *self, enum green_wait kind,
+		      const void *obj);
+void green__wf_visit(void *walk, struct green_task *t, int from);
 void green__group_shutdown(void);
 
 /* --- run queues (runq.c) ------------------------------------------------- */

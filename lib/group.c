@@ -429,22 +429,17 @@ green__group_run(struct green_task *t)
 
 /* --- wait, cancel, destroy ----------------------------------------------- */
 
-int
-green_group_wait(green_group_t *h, int64_t deadline)
+/* green_group_wait's wait; g is locked, or NULL: lock the group h names.
+ * Unlocks it. */
+static int
+group_wait_locked(struct green_group *g, const green_group_t *h,
+		  struct green_task *self, int64_t deadline)
 {
-	struct green_task *self = green__self();
 	struct green__waiter w;
-	struct green_group *g;
 	int r;
 
-	if (deadline < -1)
+	if (g == NULL && (g = group_lock_handle(h)) == NULL)
 		return -EINVAL;
-	if ((g = group_lock_handle(h)) == NULL)
-		return -EINVAL;
-	if (inside(self, g)) {
-		green__spin_unlock(&g->lock);
-		return -EDEADLK;
-	}
 	while (g->live > 0) {
 		if (deadline == 0) {
 			green__spin_unlock(&g->lock);
@@ -467,6 +462,34 @@ green_group_wait(green_group_t *h, int64_t deadline)
 	}
 	r = g->result;
 	green__spin_unlock(&g->lock);
+	return r;
+}
+
+int
+green_group_wait(green_group_t *h, int64_t deadline)
+{
+	struct green_task *self = green__self();
+	struct green_group *g;
+	int r;
+
+	if (deadline < -1)
+		return -EINVAL;
+	if ((g = group_lock_handle(h)) == NULL)
+		return -EINVAL;
+	if (inside(self, g)) {
+		green__spin_unlock(&g->lock);
+		return -EDEADLK;
+	}
+	if (g->live == 0 || deadline == 0 || self == NULL ||
+	    green__deadline_cap(self, deadline) != -1)
+		return group_wait_locked(g, h, self, deadline);
+	/* a wait without end: first, does it close a cycle (cycle.c)?  Not
+	 * under g's lock: the walk may visit g. */
+	green__spin_unlock(&g->lock);
+	if ((r = green__wf_begin(self, GREEN_WAIT_GROUP, g)) != 0)
+		return r;
+	r = group_wait_locked(NULL, h, self, deadline);
+	green__wf_end(self);
 	return r;
 }
 
@@ -573,6 +596,22 @@ green_group_destroy(green_group_t *h)
 	free_tree_locked(g);
 	green__unlock(&tree_lock);
 	return 0;
+}
+
+/* cycle.c's walk: visit every task that a wait for group g waits for,
+ * from node from (its own live tasks, and self when it is inside g). */
+void
+green__group_visit(const void *group, struct green_task *self, int from,
+		   void *walk)
+{
+	struct green_group *g = (struct green_group *)group;
+
+	green__spin_lock(&g->lock);
+	if (inside(self, g))
+		green__wf_visit(walk, self, from);
+	for (struct green_task *t = g->members; t != NULL; t = t->gnext)
+		green__wf_visit(walk, t, from);
+	green__spin_unlock(&g->lock);
 }
 
 /* --- the calling task's group -------------------------------------------- */

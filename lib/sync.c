@@ -86,16 +86,60 @@ green_mutex_destroy(green_mutex_t *m)
 			      m->_locked || m->_head != NULL);
 }
 
+/* Under m's lock: m is locked now, by self (a task) or a plain thread
+ * (NULL).  cycle.c reads the owner, as a handle: a task that ended with
+ * the mutex held is no owner any more once its struct serves another. */
+static void
+mutex_take(green_mutex_t *m, struct green_task *self)
+{
+	void *owner = NULL;
+
+	m->_locked = 1;
+	if (self != NULL)
+		/* relaxed: self's own generation, stable while it runs */
+		owner = green__handle(self, atomic_load_explicit(
+						    &self->gen,
+						    memory_order_relaxed));
+	/* release: pairs with cycle.c's acquire */
+	__atomic_store_n(&m->_owner, owner, __ATOMIC_RELEASE);
+}
+
+/* mutex_lock's wait, m's lock held and w listed; returns 0 with m ours. */
+static int
+mutex_wait(green_mutex_t *m, struct green__waiter *w, int64_t deadline,
+	   int flags)
+{
+	int r;
+
+	for (;;) {
+		r = wait_on(w, GREEN_WAIT_MUTEX, m, &m->_lock, &m->_head,
+			    &m->_tail, deadline, flags);
+		if (r != 0)
+			return r == HANDOFF ? 0 : r;
+		/* woken to compete: take it, or queue again at the front */
+		green__spin_lock(&m->_lock);
+		if (!m->_locked) {
+			mutex_take(m, w->task);
+			green__spin_unlock(&m->_lock);
+			return 0;
+		}
+		green__waiter_rearm(w);
+		green__waitq_push_front(&m->_head, &m->_tail, w);
+	}
+}
+
 static int
 mutex_lock(green_mutex_t *m, int64_t deadline, int flags)
 {
+	struct green_task *self = green__self();
 	struct green__waiter w;
+	bool edge;
 	int r;
 
 	if (!lock_live(&m->_lock, &m->_tail))
 		return -EINVAL;
 	if (!m->_locked) {
-		m->_locked = 1;
+		mutex_take(m, self);
 		green__spin_unlock(&m->_lock);
 		return 0;
 	}
@@ -103,26 +147,21 @@ mutex_lock(green_mutex_t *m, int64_t deadline, int flags)
 		green__spin_unlock(&m->_lock);
 		return -ETIMEDOUT;
 	}
-	green__waiter_init(&w, green__self());
+	/* a task's wait without end (cond_wait's relock excepted: it cannot
+	 * fail): does it close a cycle (cycle.c)? */
+	edge = self != NULL && !(flags & GREEN_PARK_NOCANCEL) &&
+	       green__deadline_cap(self, deadline) == -1;
+	if (edge && green__wf_begin(self, GREEN_WAIT_MUTEX, m) != 0) {
+		green__spin_unlock(&m->_lock);
+		return -EDEADLK;
+	}
+	green__waiter_init(&w, self);
 	w.since = green_now();
 	green__waitq_push(&m->_head, &m->_tail, &w);
-	for (;;) {
-		r = wait_on(&w, GREEN_WAIT_MUTEX, m, &m->_lock, &m->_head,
-			    &m->_tail, deadline, flags);
-		if (r == HANDOFF)
-			return 0;
-		if (r != 0)
-			return r;
-		/* woken to compete: take it, or queue again at the front */
-		green__spin_lock(&m->_lock);
-		if (!m->_locked) {
-			m->_locked = 1;
-			green__spin_unlock(&m->_lock);
-			return 0;
-		}
-		green__waiter_rearm(&w);
-		green__waitq_push_front(&m->_head, &m->_tail, &w);
-	}
+	r = mutex_wait(m, &w, deadline, flags);
+	if (edge)
+		green__wf_end(self);
+	return r;
 }
 
 int
@@ -143,7 +182,7 @@ green_mutex_trylock(green_mutex_t *m)
 	if (m->_locked)
 		r = -EBUSY;
 	else
-		m->_locked = 1;
+		mutex_take(m, green__self());
 	green__spin_unlock(&m->_lock);
 	return r;
 }
@@ -161,9 +200,11 @@ green_mutex_unlock(green_mutex_t *m)
 	}
 	w = green__waitq_claim(&m->_head, &m->_tail);
 	if (w != NULL && green_now() - w->since > STARVING_NS) {
-		green__waiter_finish(w, HANDOFF); /* stays locked, for w */
+		mutex_take(m, w->task); /* stays locked, for w */
+		green__waiter_finish(w, HANDOFF);
 	} else {
 		m->_locked = 0;
+		__atomic_store_n(&m->_owner, NULL, __ATOMIC_RELEASE);
 		if (w != NULL)
 			green__waiter_finish(w, 0);
 	}

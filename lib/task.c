@@ -615,6 +615,12 @@ green_join(green_task_t *h, void **result, int64_t deadline)
 			green__spin_unlock(&t->lock);
 			return -ETIMEDOUT;
 		}
+		if (self != NULL && green__deadline_cap(self, deadline) == -1 &&
+		    green__wf_begin(self, GREEN_WAIT_JOIN, t) != 0) {
+			/* t waits, through others, for this task (cycle.c) */
+			green__spin_unlock(&t->lock);
+			return -EDEADLK;
+		}
 		t->joining = true;
 		if (self != NULL) {
 			t->joiner = self;
@@ -623,6 +629,8 @@ green_join(green_task_t *h, void **result, int64_t deadline)
 					0);
 			green__spin_lock(&t->lock);
 			t->joiner = NULL;
+			if (green__deadline_cap(self, deadline) == -1)
+				green__wf_end(self);
 		} else {
 			r = join_foreign(t, deadline);
 		}
