@@ -236,7 +236,8 @@ green__chan_try_send(struct green_chan *ch, const void *elem)
 
 	if (ch->closed)
 		return -EPIPE;
-	if (ch->len == 0 &&
+	/* the list's head tested here: no call for an empty list */
+	if (ch->len == 0 && ch->recvq_head != NULL &&
 	    green__waitq_wake(&ch->recvq_head, &ch->recvq_tail, fill_receiver,
 			      &h, 0) != NULL)
 		return 1;
@@ -259,7 +260,7 @@ green__chan_try_recv(struct green_chan *ch, void *elem)
 	struct handover h = { ch, elem };
 	struct green__waiter *w;
 
-	if (ch->cap == 0 &&
+	if (ch->cap == 0 && ch->sendq_head != NULL &&
 	    green__waitq_wake(&ch->sendq_head, &ch->sendq_tail,
 			      take_from_sender, &h, 0) != NULL)
 		return 1;

@@ -477,6 +477,15 @@ extern struct green_rt *green__rt;
 
 struct green_worker *green__worker(void);
 
+/* The running task, NULL on a thread that runs none. */
+static inline struct green_task *
+green__self(void)
+{
+	struct green_worker *w = green__worker();
+
+	return w != NULL ? w->current : NULL;
+}
+
 /* --- hand-off (monitor.c) -------------------------------------------------- */
 #define GREEN_DEFAULT_SPARES 64u /* green_config_t.max_spares */
 #define GREEN_MAX_SPARES 4096u
@@ -581,7 +590,6 @@ void green__waiter_finish(struct green__waiter *w, int result);
 int green__wait(struct green__waiter *w, enum green_wait reason,
 		const void *obj, void (*unlock)(void *), void *arg,
 		int64_t deadline, int flags);
-struct green_task *green__self(void);
 void green__unlock_spin(void *lock);
 uint32_t green__rand(void);
 

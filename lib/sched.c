@@ -57,11 +57,9 @@ green__worker(void)
  * Here, after a switch, because the task that switched away may still
  * hold a descriptor's lock until its after action has run.
  */
-static void
-busy_poll(struct green_worker *w)
+static __attribute__((noinline)) void
+busy_poll_now(struct green_worker *w)
 {
-	if (++w->poll_tick % GLOBAL_QUEUE_PERIOD != 0)
-		return;
 	/* relaxed: a hint; a waiter missed now is polled next time */
 	if (atomic_load_explicit(&green__rt->io_waiters, memory_order_relaxed) >
 	    0)
@@ -70,6 +68,14 @@ busy_poll(struct green_worker *w)
 	 * switches (an idle worker's loop checks at once): not on every
 	 * switch */
 	green__trace_safepoint(w);
+}
+
+/* The tick inline, the poll out of line: every switch passes here. */
+static inline __attribute__((always_inline)) void
+busy_poll(struct green_worker *w)
+{
+	if (++w->poll_tick % GLOBAL_QUEUE_PERIOD == 0)
+		busy_poll_now(w);
 }
 
 static inline __attribute__((always_inline)) void

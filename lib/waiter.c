@@ -14,14 +14,6 @@
 
 #include "green-internal.h"
 
-struct green_task *
-green__self(void)
-{
-	struct green_worker *w = green__worker();
-
-	return w != NULL ? w->current : NULL;
-}
-
 void
 green__unlock_spin(void *lock)
 {
