@@ -31,8 +31,9 @@
  * task's small stack) decides and finds the path: a task waits for one
  * task (join, mutex) or for every live task of a group (its own, not
  * those of nested groups, which are found through the task that waits for
- * them); a waiter inside the group it waits for is a cycle at once.  A
- * cycle the budget does not reach is left to the global report.
+ * them; the newest WF_MAX of them); a waiter inside the group it waits
+ * for is a cycle at once.  A cycle the budget does not reach is left to
+ * the global report.
  *
  * A mutex is the user's memory: its owner is read only while the task
  * that waits for it is seen in the same episode before and after (a
@@ -199,7 +200,7 @@ expand(struct wf_walk *wk, int i)
 		visit(wk, single_next(n->t, n->seq, n->kind, n->obj), i);
 		break;
 	case GREEN_WAIT_GROUP:
-		green__group_visit(n->obj, wk->self, i, wk);
+		green__group_visit(n->obj, wk->self, i, wk, WF_MAX);
 		break;
 	default:
 		break;

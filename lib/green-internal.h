@@ -246,7 +246,7 @@ green__deadline_cap(const struct green_task *t, int64_t deadline)
 
 void green__group_run(struct green_task *t);
 void green__group_visit(const void *group, struct green_task *self, int from,
-			void *walk);
+			void *walk, int max);
 
 /* --- wait-for cycles (cycle.c) ------------------------------------------ */
 int green__wf_begin(struct green_task *self, enum green_wait kind,

@@ -598,18 +598,20 @@ green_group_destroy(green_group_t *h)
 	return 0;
 }
 
-/* cycle.c's walk: visit every task that a wait for group g waits for,
- * from node from (its own live tasks, and self when it is inside g). */
+/* cycle.c's walk: visit what a wait for group g waits for, from node
+ * from: self when it is inside g, and at most max of g's own live tasks
+ * (newest first; the lock is held meanwhile, so not all of a big group). */
 void
 green__group_visit(const void *group, struct green_task *self, int from,
-		   void *walk)
+		   void *walk, int max)
 {
 	struct green_group *g = (struct green_group *)group;
+	struct green_task *t;
 
 	green__spin_lock(&g->lock);
 	if (inside(self, g))
 		green__wf_visit(walk, self, from);
-	for (struct green_task *t = g->members; t != NULL; t = t->gnext)
+	for (t = g->members; t != NULL && max-- > 0; t = t->gnext)
 		green__wf_visit(walk, t, from);
 	green__spin_unlock(&g->lock);
 }
