@@ -161,12 +161,20 @@ END_TEST
 
 /* --- reads, writes, poll ------------------------------------------------------- */
 
-/* Writes "ping" to the fd in arg after 20 ms (a hooked usleep). */
+/* Writes "ping" to the fd in arg after 20 ms (a hooked usleep).  A write
+ * that failed shuts the write side down, so that the reader waiting for
+ * the ping sees end of file instead of waiting for ever (make fault-check
+ * fails calls on purpose). */
 static void *
 late_ping(void *arg)
 {
+	int fd = (int)(intptr_t)arg;
+	ssize_t r;
+
 	usleep(MS(20));
-	return (void *)(intptr_t)write((int)(intptr_t)arg, "ping", 4);
+	if ((r = write(fd, "ping", 4)) != 4)
+		shutdown(fd, SHUT_WR);
+	return (void *)(intptr_t)r;
 }
 
 static void *
@@ -382,20 +390,57 @@ struct conn_test {
 	struct sockaddr_in addr;
 };
 
+/*
+ * Each side of these exchanges ends the other's wait when one of its calls
+ * fails (make fault-check fails calls on purpose): a connection waiting in
+ * the listener's queue for an accept that failed, or a peer waiting for
+ * bytes a failed call never sent, would wait for ever.  A listener that is
+ * shut down resets the connections in its queue and fails its accepts.
+ */
 static void *
 echo_once(void *arg)
 {
 	struct conn_test *ct = arg;
 	char buf[16];
-	int c = accept(ct->lfd, NULL, NULL), n;
+	int c = accept(ct->lfd, NULL, NULL), n, err;
 
-	if (c < 0)
-		return (void *)(intptr_t)-errno;
+	if (c < 0) {
+		err = errno;
+		shutdown(ct->lfd, SHUT_RDWR); /* the dialer's read: a reset */
+		return (void *)(intptr_t)-err;
+	}
 	n = (int)read(c, buf, sizeof(buf));
 	if (n > 0)
 		n = (int)write(c, buf, (size_t)n);
-	close(c);
+	close(c); /* the dialer's read: end of file, when we failed */
 	return (void *)(intptr_t)n;
+}
+
+/* Connect fd to echo_once and have "hello" echoed back; returns whether
+ * every call succeeded.  On failure the listener and fd are shut down:
+ * echo_once, in accept or in read, sees a hangup. */
+static bool
+echo_hello(struct conn_test *ct, int fd)
+{
+	char buf[16];
+	ssize_t n = -1;
+	int r;
+
+	r = connect(fd, (struct sockaddr *)&ct->addr, sizeof(ct->addr));
+	T_CHECK_INT_EQ(r, 0);
+	if (r == 0) {
+		n = write(fd, "hello", 5);
+		T_CHECK_INT_EQ(n, 5);
+	}
+	if (n == 5) {
+		n = read(fd, buf, sizeof(buf));
+		T_CHECK_INT_EQ(n, 5);
+	}
+	if (n != 5) {
+		shutdown(ct->lfd, SHUT_RDWR);
+		shutdown(fd, SHUT_RDWR);
+	}
+	return n == 5;
 }
 
 static void *
@@ -405,42 +450,53 @@ dialer(void *arg)
 	green_task_t *srv;
 	char buf[16];
 	void *res;
+	bool echoed, started;
 	int fd, c;
 
 	/* the server task accepts on our one worker */
 	T_REQUIRE_INT_EQ(green_spawn(&srv, NULL, echo_once, ct), 0);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	T_REQUIRE(fd >= 0);
-	T_CHECK_INT_EQ(connect(fd, (struct sockaddr *)&ct->addr,
-			       sizeof(ct->addr)),
-		       0);
-	T_CHECK_INT_EQ(write(fd, "hello", 5), 5);
-	T_CHECK_INT_EQ(read(fd, buf, sizeof(buf)), 5);
+	T_CHECK(fd >= 0);
+	echoed = fd >= 0 && echo_hello(ct, fd);
+	if (fd < 0)
+		shutdown(ct->lfd, SHUT_RDWR); /* echo_once waits in accept */
 	T_CHECK_INT_EQ(green_join(srv, &res, -1), 0);
+	if (fd >= 0)
+		close(fd);
+	T_REQUIRE(echoed); /* the listener is shut down */
 	T_CHECK_INT_EQ((intptr_t)res, 5);
-	close(fd);
 	/* accept4 with SOCK_NONBLOCK: the new fd is non-blocking for its
-	 * owner */
+	 * owner; without a connection queued, it would wait for ever */
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	T_CHECK_INT_EQ(connect(fd, (struct sockaddr *)&ct->addr,
-			       sizeof(ct->addr)),
-		       0);
+	T_REQUIRE(fd >= 0);
+	c = connect(fd, (struct sockaddr *)&ct->addr, sizeof(ct->addr));
+	if (c != 0)
+		close(fd);
+	T_REQUIRE_INT_EQ(c, 0);
 	c = accept4(ct->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		close(fd);
 	T_REQUIRE(c >= 0);
 	errno = 0;
 	T_CHECK_INT_EQ(read(c, buf, sizeof(buf)), -1);
 	T_CHECK_INT_EQ(errno, EAGAIN);
 	close(c);
 	close(fd);
-	/* a non-blocking connect says EINPROGRESS and poll waits for it */
+	/* a non-blocking connect says EINPROGRESS and poll waits for it; the
+	 * accept, only after a connection was made */
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	T_REQUIRE(fd >= 0);
 	c = connect(fd, (struct sockaddr *)&ct->addr, sizeof(ct->addr));
-	T_CHECK(c == 0 || errno == EINPROGRESS);
+	started = c == 0 || errno == EINPROGRESS;
+	T_CHECK(started);
 	struct pollfd p = { fd, POLLOUT, 0 };
 	T_CHECK_INT_EQ(poll(&p, 1, 10000), 1);
-	c = accept(ct->lfd, NULL, NULL);
-	T_CHECK(c >= 0);
-	close(c);
+	T_CHECK_INT_EQ(p.revents, POLLOUT);
+	if (started && p.revents == POLLOUT) {
+		c = accept(ct->lfd, NULL, NULL);
+		T_CHECK(c >= 0);
+		close(c);
+	}
 	close(fd);
 	return NULL;
 }
@@ -458,11 +514,18 @@ END_TEST
 
 /* --- outside a task ----------------------------------------------------------- */
 
+/* As late_ping: a failed write shuts the write side down, for the reader
+ * on the test thread. */
 static void *
 write_later_task(void *arg)
 {
+	int fd = (int)(intptr_t)arg;
+	ssize_t r;
+
 	usleep(MS(30));
-	return (void *)(intptr_t)write((int)(intptr_t)arg, "late", 4);
+	if ((r = write(fd, "late", 4)) != 4)
+		shutdown(fd, SHUT_WR);
+	return (void *)(intptr_t)r;
 }
 
 static void *
