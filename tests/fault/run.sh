@@ -13,6 +13,9 @@
 #   crash   a test died of a signal, and nothing said "libgreen: " first
 #           (an abort with a libgreen diagnostic naming the failure, where
 #           no caller exists to return it to, is the documented outcome)
+#   ...     and the same of a child a test forked itself (run_forked in
+#           tests/testutil.h, which says "fault-child: hang" or
+#           "fault-child: crash" under GREEN_FAULT)
 #   ok      anything else: a test may fail, since a call it expected to
 #           succeed reported the injected error
 # Prints the count of injection points and of runs survived; exit status
@@ -76,12 +79,15 @@ schedule() {
 # Classify one run's output file $1 and exit status $2.
 classify() {
 	if [ "$2" -eq 124 ] || [ "$2" -eq 137 ] ||
-		grep -q 'Test timeout expired' "$1"; then
+		grep -q -e 'Test timeout expired' -e '^fault-child: hang' "$1"
+	then
 		echo hang
 	elif [ -n "${FAULT_WRAP:-}" ] && { [ "$2" -eq 99 ] ||
 		grep -q -e 'ERROR SUMMARY: [1-9]' \
 			-e 'Early exit with return value 99' "$1"; }; then
 		echo leak
+	elif grep -q '^fault-child: crash' "$1"; then
+		echo crash
 	elif grep -q 'Received signal' "$1" &&
 		! grep -v -e '^libgreen: injected fault' \
 			-e '^libgreen: fault sites' "$1" | grep -q '^libgreen: '; then
