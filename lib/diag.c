@@ -9,6 +9,7 @@
  * and its worker, then passed on to the handler that was installed before
  * ours, or to the default action.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,25 +202,46 @@ green__diag_uninstall(void)
 		sigaction(fatal_signals[i], &old_action[i], NULL);
 }
 
+/*
+ * Map worker w's alternate signal stack, before its thread starts (the
+ * caller, green_init or the monitor, can still fail the start).  A worker
+ * without one could not report a stack overflow: the fault would meet the
+ * default action on the overflowed stack and end the process without a
+ * word (make fault-check found this with the mmap failed).  Returns 0 or
+ * -ENOMEM.
+ */
+int
+green__diag_altstack_map(struct green_worker *w)
+{
+	void *p = green__mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	w->altstack = p;
+	w->altstack_len = ALTSTACK_SIZE;
+	return 0;
+}
+
+/* Unmap w's alternate signal stack: its thread did not start. */
+void
+green__diag_altstack_unmap(struct green_worker *w)
+{
+	munmap(w->altstack, w->altstack_len);
+	w->altstack = NULL;
+}
+
+/* On w's thread: install the stack green__diag_altstack_map mapped. */
 void
 green__diag_thread_init(struct green_worker *w)
 {
 	stack_t ss;
-	void *p;
 
-	p = green__mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return; /* faults then use the default action */
-	ss.ss_sp = p;
-	ss.ss_size = ALTSTACK_SIZE;
+	ss.ss_sp = w->altstack;
+	ss.ss_size = w->altstack_len;
 	ss.ss_flags = 0;
-	if (sigaltstack(&ss, NULL) != 0) {
-		munmap(p, ALTSTACK_SIZE);
-		return;
-	}
-	w->altstack = p;
-	w->altstack_len = ALTSTACK_SIZE;
+	if (sigaltstack(&ss, NULL) != 0) /* not for a 64 KiB stack */
+		green__diag_altstack_unmap(w);
 }
 
 void
@@ -232,8 +254,7 @@ green__diag_thread_fini(struct green_worker *w)
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_flags = SS_DISABLE;
 	sigaltstack(&ss, NULL);
-	munmap(w->altstack, w->altstack_len);
-	w->altstack = NULL;
+	green__diag_altstack_unmap(w);
 }
 
 static const char *

@@ -630,6 +630,8 @@ void green__free(void *p, size_t size);
 /* --- diagnostics (diag.c) ------------------------------------------------ */
 void green__diag_install(void);
 void green__diag_uninstall(void);
+int green__diag_altstack_map(struct green_worker *w);
+void green__diag_altstack_unmap(struct green_worker *w);
 void green__diag_thread_init(struct green_worker *w);
 void green__diag_thread_fini(struct green_worker *w);
 void green__deadlock_report(void);

@@ -661,7 +661,7 @@ worker_main(void *arg)
 /* --- life ---------------------------------------------------------------- */
 
 /* Start the thread of worker slot w (green_init, and the monitor for a
- * spare).  0 or -EAGAIN. */
+ * spare).  0, -ENOMEM or -EAGAIN. */
 int
 green__worker_start(struct green_rt *rt, struct green_worker *w)
 {
@@ -670,6 +670,8 @@ green__worker_start(struct green_rt *rt, struct green_worker *w)
 
 	w->id = (unsigned)(w - rt->workers);
 	w->rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
+	if ((err = green__diag_altstack_map(w)) != 0)
+		return err;
 	/* the worker inherits a mask with asynchronous signals blocked: a
 	 * handler would otherwise run on some task's stack */
 	async_signals(&async);
@@ -678,7 +680,11 @@ green__worker_start(struct green_rt *rt, struct green_worker *w)
 		      ? EAGAIN
 		      : pthread_create(&w->thread, NULL, worker_main, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return err != 0 ? -EAGAIN : 0;
+	if (err != 0) {
+		green__diag_altstack_unmap(w);
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 /*
@@ -900,9 +906,9 @@ green_init(const green_config_t *cfg)
 		/* counted first: the thread iterates over the started ones,
 		 * itself included */
 		atomic_store(&rt->nthreads, i + 1);
-		if (green__worker_start(rt, &rt->workers[i]) != 0) {
+		if ((err = green__worker_start(rt, &rt->workers[i])) != 0) {
 			atomic_store(&rt->nthreads, i);
-			return init_fail(rt, i, -EAGAIN);
+			return init_fail(rt, i, err);
 		}
 	}
 	/* it may have gone to sleep on a runtime with no members yet, and a

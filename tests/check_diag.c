@@ -8,6 +8,7 @@
  * functions below; they are non-static and, since the tests are compiled
  * with -fvisibility=hidden, explicitly visible.
  */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -289,6 +290,75 @@ START_TEST(test_green_spawn_stack_overflow_reports_and_aborts)
 }
 END_TEST
 
+/*
+ * Whichever of the runtime's mmap calls fails, an overflow is still never
+ * a silent death: the failure is reported to a caller, or the process
+ * stops with a libgreen diagnostic (the overflow's, or one naming the
+ * failure).  A worker whose alternate signal stack could not be mapped
+ * used to start anyway, and an overflow on it died by SIGSEGV without a
+ * word (make fault-check, GREEN_FAULT=mmap:N).  GREEN_FAULT is read when
+ * libgreen is loaded, so each run is this program again, exec'd with
+ * GREEN_FAULT=mmap:N and DIAG_CHILD=overflow (main runs
+ * overflow_1_worker then).
+ */
+static char self_exe[PATH_MAX];
+
+/* One worker: the task overflows on the worker whose mmap failed. */
+static int
+overflow_1_worker(void)
+{
+	green_config_t cfg = { .workers = 1 };
+	green_attr_t attr = { .name = "deep", .stack_kind = GREEN_STACK_FIXED };
+	int r = green_run(deep_main, &attr, &cfg);
+
+	fprintf(stderr, "test: green_run = %d\n", r);
+	return r == -ENOMEM || r == -EAGAIN ? CHILD_SETUP : CHILD_SURVIVED;
+}
+
+static int
+exec_overflow_child(void *arg)
+{
+	char spec[32];
+
+	snprintf(spec, sizeof(spec), "mmap:%d", *(int *)arg);
+	if (setenv("GREEN_FAULT", spec, 1) != 0 ||
+	    setenv("DIAG_CHILD", "overflow", 1) != 0)
+		return CHILD_SETUP;
+	execl(self_exe, self_exe, (char *)NULL);
+	fprintf(stderr, "test: exec %s: %s\n", self_exe, strerror(errno));
+	return CHILD_SETUP;
+}
+
+START_TEST(test_green_spawn_stack_overflow_reported_whichever_mmap_fails)
+{
+	char out[OUT_MAX], st[64];
+	int status;
+
+	ck_assert_msg(self_exe[0] != '\0', "/proc/self/exe unreadable");
+	for (int n = 1;; n++) {
+		bool injected;
+
+		ck_assert_msg(n <= 32, "still mmap calls to fail after 32");
+		fork_child(exec_overflow_child, &n, &status, out);
+		injected = strstr(out, "libgreen: injected fault") != NULL;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_SETUP &&
+		    injected)
+			continue; /* green_run or green_spawn reported it */
+		ck_assert_msg(WIFSIGNALED(status) &&
+				      WTERMSIG(status) == SIGABRT &&
+				      libgreen_said(out),
+			      "GREEN_FAULT=mmap:%d: child %s, expected an "
+			      "error or SIGABRT with a report; stderr:\n%s",
+			      n, describe_status(status, st, sizeof(st)), out);
+		if (!injected) {
+			/* past the runtime's mmap calls: the plain report */
+			assert_has(out, "overflowed");
+			break;
+		}
+	}
+}
+END_TEST
+
 #ifdef GREEN_SPLIT_STACK
 /* A segmented stack with a limit above the memory there is grows until
  * memory runs out (here 1 GiB of address space); the report names the
@@ -487,6 +557,8 @@ diag_suite(void)
 	tcase_set_timeout(tc, TIMEOUT);
 	tcase_add_checked_fixture(tc, tfail_reset, NULL);
 	tcase_add_test(tc, test_green_spawn_stack_overflow_reports_and_aborts);
+	tcase_add_test(
+		tc, test_green_spawn_stack_overflow_reported_whichever_mmap_fails);
 #ifdef GREEN_SPLIT_STACK
 	tcase_add_test(tc,
 		       test_green_spawn_segmented_runaway_recursion_names_task);
@@ -502,5 +574,12 @@ diag_suite(void)
 int
 main(void)
 {
+	const char *child = getenv("DIAG_CHILD");
+	ssize_t n;
+
+	if (child != NULL && strcmp(child, "overflow") == 0)
+		return overflow_1_worker();
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	self_exe[n > 0 ? n : 0] = '\0';
 	return run_suite(diag_suite());
 }
