@@ -9,12 +9,19 @@
  *   SITE:N      the Nth call at SITE fails (once)
  *   SITE:N+     the Nth call at SITE and every later one fail
  *   random:SEED:P  every call at any site fails with probability P/1000
- *   count       nothing fails; the number of calls at each site is
- *               printed when the process exits
+ *   count       nothing fails; the most calls made at each site by the
+ *               process or any child it forked is printed when the
+ *               process exits
  * SITE is one of mmap alloc epoll eventfd thread accept futex.  Calls are
  * counted per process (a forked child, such as a check test, goes on from
  * its parent's counts).  Each injected failure is announced on stderr as
  * "libgreen: injected fault: SITE call N".
+ *
+ * Why count includes the children: a test that forks a child to run the
+ * runtime (check_misuse, check_diag) sees the child end by _exit, a signal
+ * or an alarm, with no atexit of its own, and its stderr is often a pipe
+ * the test reads; so each process raises the maxima on a page shared with
+ * every child forked later, and whoever exits normally prints them.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -45,6 +52,9 @@ static struct {
 	unsigned permille;  /* M_RANDOM */
 	_Atomic uint64_t rng; /* M_RANDOM */
 	_Atomic unsigned long calls[GF_NSITES];
+	/* M_COUNT: a shared page, the most calls at each site of any process
+	 * forked from this one after load; NULL if it could not be mapped */
+	_Atomic unsigned long *most;
 } fault;
 
 /* Write s to stderr without libc's stdio (sites run on small stacks). */
@@ -108,9 +118,22 @@ green__fault_hit(enum green_fault_site site)
 	unsigned long call = atomic_fetch_add_explicit(&fault.calls[site], 1,
 						       memory_order_relaxed) +
 			     1;
+	unsigned long most;
 	bool hit;
 
 	switch (fault.mode) {
+	case M_COUNT:
+		if (fault.most == NULL)
+			return false;
+		/* relaxed: the page is read once every process is done */
+		most = atomic_load_explicit(&fault.most[site],
+					    memory_order_relaxed);
+		while (most < call &&
+		       !atomic_compare_exchange_weak_explicit(
+			       &fault.most[site], &most, call,
+			       memory_order_relaxed, memory_order_relaxed))
+			;
+		return false;
 	case M_NTH:
 		hit = (int)site == fault.site && call == fault.n;
 		break;
@@ -142,9 +165,13 @@ static void
 print_counts(void)
 {
 	fprintf(stderr, "libgreen: fault sites:");
-	for (int i = 0; i < GF_NSITES; i++)
-		fprintf(stderr, " %s=%lu", site_names[i],
-			atomic_load(&fault.calls[i]));
+	for (int i = 0; i < GF_NSITES; i++) {
+		unsigned long n = atomic_load(&fault.calls[i]);
+
+		if (fault.most != NULL && atomic_load(&fault.most[i]) > n)
+			n = atomic_load(&fault.most[i]);
+		fprintf(stderr, " %s=%lu", site_names[i], n);
+	}
 	fprintf(stderr, "\n");
 }
 
@@ -211,7 +238,14 @@ fault_init(void)
 			spec);
 		return;
 	}
-	if (fault.mode == M_COUNT)
+	if (fault.mode == M_COUNT) {
+		void *p = mmap(NULL, sizeof(*fault.most) * GF_NSITES,
+			       PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		/* without the page, each process's own counts */
+		fault.most = p != MAP_FAILED ? p : NULL;
 		atexit(print_counts);
+	}
 	green__fault_on = true;
 }

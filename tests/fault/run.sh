@@ -5,7 +5,8 @@
 #
 # For each program and each site (mmap alloc epoll eventfd thread accept
 # futex), a first run with GREEN_FAULT=count learns how many calls a test
-# makes there; then the program runs with GREEN_FAULT=SITE:N for N = 1 ..
+# makes there (the most of any one process, children a test forked itself
+# included); then the program runs with GREEN_FAULT=SITE:N for N = 1 ..
 # FAULT_DENSE and on at doubling steps up to that count.  Each test of a
 # check program is a process of its own, so every test meets the fault at
 # its own Nth call.  A run is classified:
@@ -21,8 +22,8 @@
 # Prints the count of injection points and of runs survived; exit status
 # 1 when any run hung or crashed (its output is kept in FAULT_OUT).
 #
-# Environment: FAULT_PROGS (default: every check program but those whose
-# own children hide the faults from the count), FAULT_SITES, FAULT_DENSE
+# Environment: FAULT_PROGS (default: the check programs named below;
+# check_trace_reader starts no runtime), FAULT_SITES, FAULT_DENSE
 # (default 8), FAULT_MAX_RUNS per program and site (default 14),
 # FAULT_TIMEOUT seconds per run (default 300: above the suites' own test
 # timeouts, which report a hung test by name), FAULT_OUT (default
@@ -35,7 +36,7 @@
 
 set -u
 builddir=${top_builddir:-.}
-progs=${FAULT_PROGS:-"check_task check_sched check_handoff check_tls check_chan check_sync check_stack check_io check_hook check_trace check_nonsplit"}
+progs=${FAULT_PROGS:-"check_task check_sched check_handoff check_tls check_chan check_sync check_stack check_io check_hook check_trace check_nonsplit check_misuse check_diag"}
 sites=${FAULT_SITES:-"mmap alloc epoll eventfd thread accept futex"}
 dense=${FAULT_DENSE:-8}
 maxruns=${FAULT_MAX_RUNS:-14}
