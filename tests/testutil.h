@@ -154,16 +154,23 @@ libgreen_said(const char *out)
 
 /*
  * Under fault injection (GREEN_FAULT set, as tests/fault/run.sh does), say
- * on stderr how a forked child ended when it hung (killed by its alarm) or
- * died of a signal with no libgreen diagnostic in its stderr (out): the
- * driver reads only the runner's output, where such a child is merely a
- * failed test, and it must tell those apart from the failures an injected
- * fault is expected to cause.
+ * on stderr how a forked child ended when it hung (killed by its alarm),
+ * died of a signal with no libgreen diagnostic in its stderr (out), or,
+ * under valgrind, exited with the status its error exit code is set to
+ * (99, make check-valgrind and the driver's FAULT_WRAP): the driver reads
+ * only the runner's output, where such a child is merely a failed test,
+ * and it must tell those apart from the failures an injected fault is
+ * expected to cause.  (out may be cut short of valgrind's summary.)
  */
 static inline void
 fault_child_verdict(int status, const char *out)
 {
-	if (getenv("GREEN_FAULT") == NULL || !WIFSIGNALED(status))
+	if (getenv("GREEN_FAULT") == NULL)
+		return;
+	if (TEST_VALGRIND && WIFEXITED(status) && WEXITSTATUS(status) == 99)
+		fprintf(stderr, "fault-child: leak: exited with valgrind's "
+				"error status 99\n");
+	if (!WIFSIGNALED(status))
 		return;
 	if (WTERMSIG(status) == SIGALRM) {
 		fprintf(stderr, "fault-child: hang: killed by its alarm\n");

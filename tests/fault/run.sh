@@ -14,9 +14,10 @@
 #   crash   a test died of a signal, and nothing said "libgreen: " first
 #           (an abort with a libgreen diagnostic naming the failure, where
 #           no caller exists to return it to, is the documented outcome)
+#   leak    (FAULT_WRAP only) valgrind found a leak or a memory error
 #   ...     and the same of a child a test forked itself (run_forked in
-#           tests/testutil.h, which says "fault-child: hang" or
-#           "fault-child: crash" under GREEN_FAULT)
+#           tests/testutil.h, which says "fault-child: hang", "fault-child:
+#           crash" or "fault-child: leak" under GREEN_FAULT)
 #   ok      anything else: a test may fail, since a call it expected to
 #           succeed reported the injected error
 # Prints the count of injection points and of runs survived; exit status
@@ -84,7 +85,7 @@ classify() {
 	then
 		echo hang
 	elif [ -n "${FAULT_WRAP:-}" ] && { [ "$2" -eq 99 ] ||
-		grep -q -e 'ERROR SUMMARY: [1-9]' \
+		grep -q -e 'ERROR SUMMARY: [1-9]' -e '^fault-child: leak' \
 			-e 'Early exit with return value 99' "$1"; }; then
 		echo leak
 	elif grep -q '^fault-child: crash' "$1"; then
